@@ -1,0 +1,22 @@
+-- name: HitRateLimit :one
+-- HitRateLimit counts one event against key in a fixed window and returns the
+-- count and when the window started. A window that started at or before
+-- window_floor (now minus the window's length) has passed and restarts at now.
+INSERT INTO rate_limits AS r (key, window_start, count)
+VALUES (@key, @now, 1)
+ON CONFLICT (key) DO UPDATE
+SET count        = CASE WHEN r.window_start > @window_floor THEN r.count + 1 ELSE 1 END,
+    window_start = CASE WHEN r.window_start > @window_floor THEN r.window_start ELSE EXCLUDED.window_start END
+RETURNING count, window_start;
+
+-- name: PeekRateLimit :one
+-- PeekRateLimit reads a counter without counting; zero when its window passed.
+SELECT (CASE WHEN window_start > @window_floor THEN count ELSE 0 END)::integer AS count, window_start
+FROM rate_limits
+WHERE key = @key;
+
+-- name: ResetRateLimit :exec
+DELETE FROM rate_limits WHERE key = @key;
+
+-- name: DeleteStaleRateLimits :execrows
+DELETE FROM rate_limits WHERE window_start < @before;

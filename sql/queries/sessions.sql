@@ -1,0 +1,41 @@
+-- name: CreateSession :one
+INSERT INTO sessions (id, user_id, token_hash, created_at, last_used_at, expires_at, ip, user_agent)
+VALUES (@id, @user_id, @token_hash, @now, @now, @expires_at, @ip, @user_agent)
+RETURNING id, user_id, created_at, last_used_at, expires_at, ip, user_agent;
+
+-- name: GetSessionUser :one
+-- GetSessionUser authenticates a request in one indexed query: the live
+-- session for a token hash, and the user it belongs to.
+SELECT s.id AS session_id, s.last_used_at, s.expires_at,
+       u.id, u.name, u.email, u.email_verified, u.image, u.is_active, u.role, u.created_at, u.updated_at,
+       EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id) AS has_password,
+       ARRAY(SELECT a.provider FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_providers,
+       ARRAY(SELECT a.type FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_types
+FROM sessions s
+JOIN users u ON u.id = s.user_id
+WHERE s.token_hash = @token_hash AND s.expires_at > @now;
+
+-- name: TouchSession :execrows
+-- TouchSession slides a session's expiry; it writes only when the session was
+-- last used before stale_before, so a busy session is written about once a minute.
+UPDATE sessions
+SET last_used_at = @now, expires_at = @expires_at
+WHERE id = @id AND last_used_at < @stale_before;
+
+-- name: ListSessionsByUser :many
+SELECT id, user_id, created_at, last_used_at, expires_at, ip, user_agent
+FROM sessions
+WHERE user_id = @user_id AND expires_at > @now
+ORDER BY created_at DESC, id DESC;
+
+-- name: DeleteSession :execrows
+DELETE FROM sessions WHERE id = @id AND user_id = @user_id;
+
+-- name: DeleteSessionsByUser :execrows
+DELETE FROM sessions WHERE user_id = @user_id;
+
+-- name: DeleteOtherSessions :execrows
+DELETE FROM sessions WHERE user_id = @user_id AND id <> @keep_id;
+
+-- name: DeleteExpiredSessions :execrows
+DELETE FROM sessions WHERE expires_at <= @now;

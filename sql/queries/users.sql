@@ -1,0 +1,81 @@
+-- name: CreateUser :one
+-- CreateUser inserts a user; a duplicate email (case-insensitive) violates users_email_key.
+INSERT INTO users (id, name, email, email_verified, image, is_active, role)
+VALUES (@id, @name, @email, @email_verified, @image, @is_active, @role)
+RETURNING id, name, email, email_verified, image, is_active, role, created_at, updated_at;
+
+-- name: GetUser :one
+SELECT id, name, email, email_verified, image, is_active, role, created_at, updated_at
+FROM users
+WHERE id = @id;
+
+-- name: GetUserByEmail :one
+-- GetUserByEmail matches the email case-insensitively through users_email_key.
+SELECT id, name, email, email_verified, image, is_active, role, created_at, updated_at
+FROM users
+WHERE lower(email) = lower(@email::text);
+
+-- name: GetLoginByEmail :one
+-- GetLoginByEmail returns what a sign-in needs in one round trip: the user and
+-- its password hash ('' when the user has no credential).
+SELECT u.id, u.is_active, COALESCE(c.password_hash, '')::text AS password_hash
+FROM users u
+LEFT JOIN credentials c ON c.user_id = u.id
+WHERE lower(u.email) = lower(@email::text);
+
+-- name: GetUserProfile :one
+-- GetUserProfile returns a user with what its public representation needs.
+SELECT u.id, u.name, u.email, u.email_verified, u.image, u.is_active, u.role, u.created_at, u.updated_at,
+       EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id) AS has_password,
+       ARRAY(SELECT a.provider FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_providers,
+       ARRAY(SELECT a.type FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_types
+FROM users u
+WHERE u.id = @id;
+
+-- name: UpdateUserProfile :one
+-- UpdateUserProfile changes the fields a user may change themselves; a NULL
+-- argument keeps the current value of name, and set_image decides for image.
+UPDATE users
+SET name  = COALESCE(sqlc.narg(name), name),
+    image = CASE WHEN @set_image::boolean THEN sqlc.narg(image) ELSE image END
+WHERE id = @id
+RETURNING id, name, email, email_verified, image, is_active, role, created_at, updated_at;
+
+-- name: UpdateUserAdmin :one
+-- UpdateUserAdmin changes role and activation; a NULL argument keeps the value.
+UPDATE users
+SET role      = COALESCE(sqlc.narg(role), role),
+    is_active = COALESCE(sqlc.narg(is_active), is_active)
+WHERE id = @id
+RETURNING id, name, email, email_verified, image, is_active, role, created_at, updated_at;
+
+-- name: SetUserRoleByEmail :one
+UPDATE users
+SET role = @role
+WHERE lower(email) = lower(@email::text)
+RETURNING id, name, email, email_verified, image, is_active, role, created_at, updated_at;
+
+-- name: DeleteUser :execrows
+-- DeleteUser removes a user; credentials, accounts, sessions and tokens cascade.
+DELETE FROM users WHERE id = @id;
+
+-- name: ListUsers :many
+-- ListUsers pages newest first by (created_at, id). Pass the last row's
+-- created_at and id as the cursor, or NULLs for the first page; q is a
+-- case-insensitive substring of email or name ('' matches everyone).
+SELECT id, name, email, email_verified, image, is_active, role, created_at, updated_at
+FROM users
+WHERE (@q::text = '' OR strpos(lower(email), lower(@q::text)) > 0 OR strpos(lower(COALESCE(name, '')), lower(@q::text)) > 0)
+  AND (sqlc.narg(after_created_at)::timestamptz IS NULL
+       OR (created_at, id) < (sqlc.narg(after_created_at)::timestamptz, sqlc.narg(after_id)::text))
+ORDER BY created_at DESC, id DESC
+LIMIT @row_limit;
+
+-- name: CountActiveAdmins :one
+-- CountActiveAdmins locks nothing; callers that enforce the last-admin rule
+-- run it after LockAdmins in the same transaction.
+SELECT count(*) FROM users WHERE role = 'admin' AND is_active;
+
+-- name: LockAdmins :exec
+-- LockAdmins serialises changes to admin accounts for the rest of the transaction.
+SELECT pg_advisory_xact_lock(hashtext('nextsecure.admins'));
