@@ -74,6 +74,17 @@ func (q *Queries) GetPreregistrationByEmail(ctx context.Context, email string) (
 	return i, err
 }
 
+const lockEmail = `-- name: LockEmail :exec
+SELECT pg_advisory_xact_lock(hashtextextended('email:' || lower($1::text), 0))
+`
+
+// LockEmail serialises, until the transaction ends, every workflow that
+// creates or replaces state for one (normalised) email address.
+func (q *Queries) LockEmail(ctx context.Context, email string) error {
+	_, err := q.db.Exec(ctx, lockEmail, email)
+	return err
+}
+
 const setPreregistrationExpiry = `-- name: SetPreregistrationExpiry :execrows
 UPDATE preregistrations SET expires_at = $1 WHERE id = $2
 `

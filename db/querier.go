@@ -42,6 +42,9 @@ type Querier interface {
 	DeleteSession(ctx context.Context, arg DeleteSessionParams) (int64, error)
 	DeleteSessionsByUser(ctx context.Context, userID string) (int64, error)
 	DeleteStaleRateLimits(ctx context.Context, before time.Time) (int64, error)
+	// DeleteTokensByIdentifier voids every token of a purpose for an email,
+	// including tokens not bound to a row (as the template wrote them).
+	DeleteTokensByIdentifier(ctx context.Context, arg DeleteTokensByIdentifierParams) (int64, error)
 	DeleteTokensForPreregistration(ctx context.Context, preregistrationID *string) (int64, error)
 	DeleteTokensForUser(ctx context.Context, arg DeleteTokensForUserParams) (int64, error)
 	// DeleteUser removes a user; credentials, accounts, sessions and tokens cascade.
@@ -78,6 +81,9 @@ type Querier interface {
 	ListUsers(ctx context.Context, arg ListUsersParams) ([]User, error)
 	// LockAdmins serialises changes to admin accounts for the rest of the transaction.
 	LockAdmins(ctx context.Context) error
+	// LockEmail serialises, until the transaction ends, every workflow that
+	// creates or replaces state for one (normalised) email address.
+	LockEmail(ctx context.Context, email string) error
 	// PeekRateLimit reads a counter without counting; zero when its window passed.
 	PeekRateLimit(ctx context.Context, arg PeekRateLimitParams) (PeekRateLimitRow, error)
 	ResetRateLimit(ctx context.Context, key string) error

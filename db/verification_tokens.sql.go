@@ -84,6 +84,25 @@ func (q *Queries) DeleteExpiredVerificationTokens(ctx context.Context, now time.
 	return result.RowsAffected(), nil
 }
 
+const deleteTokensByIdentifier = `-- name: DeleteTokensByIdentifier :execrows
+DELETE FROM verification_tokens WHERE identifier = lower($1::text) AND purpose = $2
+`
+
+type DeleteTokensByIdentifierParams struct {
+	Identifier string
+	Purpose    string
+}
+
+// DeleteTokensByIdentifier voids every token of a purpose for an email,
+// including tokens not bound to a row (as the template wrote them).
+func (q *Queries) DeleteTokensByIdentifier(ctx context.Context, arg DeleteTokensByIdentifierParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteTokensByIdentifier, arg.Identifier, arg.Purpose)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const deleteTokensForPreregistration = `-- name: DeleteTokensForPreregistration :execrows
 DELETE FROM verification_tokens WHERE preregistration_id = $1
 `

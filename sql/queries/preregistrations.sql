@@ -26,3 +26,8 @@ DELETE FROM preregistrations WHERE id = @id;
 
 -- name: DeleteExpiredPreregistrations :execrows
 DELETE FROM preregistrations WHERE expires_at <= @now;
+
+-- name: LockEmail :exec
+-- LockEmail serialises, until the transaction ends, every workflow that
+-- creates or replaces state for one (normalised) email address.
+SELECT pg_advisory_xact_lock(hashtextextended('email:' || lower(@email::text), 0));

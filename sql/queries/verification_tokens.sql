@@ -18,3 +18,8 @@ DELETE FROM verification_tokens WHERE user_id = @user_id AND purpose = @purpose;
 
 -- name: DeleteExpiredVerificationTokens :execrows
 DELETE FROM verification_tokens WHERE expires <= @now;
+
+-- name: DeleteTokensByIdentifier :execrows
+-- DeleteTokensByIdentifier voids every token of a purpose for an email,
+-- including tokens not bound to a row (as the template wrote them).
+DELETE FROM verification_tokens WHERE identifier = lower(@identifier::text) AND purpose = @purpose;

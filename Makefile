@@ -1,0 +1,38 @@
+# nextsecure: the two commands a new user needs are `make run` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+
+.PHONY: run test generate check-generated lint bench devdb-stop
+
+## run: start the server on http://localhost:8080 (a throwaway PostgreSQL when DATABASE_URL is unset)
+run:
+	@if [ -z "$$DATABASE_URL" ]; then \
+		echo "DATABASE_URL is unset: starting the throwaway PostgreSQL cluster (make devdb-stop stops it)" >&2; \
+		DATABASE_URL=$$($(GO) run ./internal/cmd/devdb start) || exit 1; \
+		export DATABASE_URL; \
+	fi; \
+	exec $(GO) run ./cmd/nextsecure serve
+
+## test: vet and run every test (a throwaway PostgreSQL when TEST_DATABASE_URL is unset)
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+## generate: rebuild package db from sql/ with sqlc
+generate:
+	$(GO) tool sqlc generate
+
+## check-generated: fail when db/ differs from what sqlc generates; run sqlc's rules
+check-generated:
+	$(GO) tool sqlc diff
+	$(GO) tool sqlc vet
+
+## lint: formatting and vet
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+## devdb-stop: stop the throwaway PostgreSQL cluster
+devdb-stop:
+	$(GO) run ./internal/cmd/devdb stop

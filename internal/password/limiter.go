@@ -1,0 +1,85 @@
+package password
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync/atomic"
+	"time"
+)
+
+// ErrBusy is returned by Limiter.Do when no slot freed up within the
+// limiter's maximum wait.
+var ErrBusy = errors.New("password: too many concurrent hash operations")
+
+// Limiter bounds how many password hash operations run at once (argon2id
+// uses 19 MiB each). Its methods are safe for concurrent use.
+type Limiter struct {
+	// OnWait, if non-nil, is called by every Do with the time it spent
+	// waiting for a slot, including waits that ended in an error. Set it
+	// before the Limiter is first used.
+	OnWait func(time.Duration)
+
+	slots   chan struct{}
+	maxWait time.Duration
+	waiting atomic.Int64
+}
+
+// NewLimiter returns a Limiter that runs at most slots functions at once
+// (runtime.GOMAXPROCS(0) if slots <= 0) and makes callers wait at most
+// maxWait for a slot (not at all if maxWait <= 0).
+func NewLimiter(slots int, maxWait time.Duration) *Limiter {
+	if slots <= 0 {
+		slots = runtime.GOMAXPROCS(0)
+	}
+	return &Limiter{slots: make(chan struct{}, slots), maxWait: maxWait}
+}
+
+// Do runs fn once a slot is free. It returns ErrBusy if no slot frees up
+// within the maximum wait, or ctx.Err() if ctx is done first; fn is then
+// not run.
+func (l *Limiter) Do(ctx context.Context, fn func()) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	start := time.Now()
+	err := l.acquire(ctx)
+	if l.OnWait != nil {
+		l.OnWait(time.Since(start))
+	}
+	if err != nil {
+		return err
+	}
+	defer func() { <-l.slots }()
+	fn()
+	return nil
+}
+
+func (l *Limiter) acquire(ctx context.Context) error {
+	select {
+	case l.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if l.maxWait <= 0 {
+		return ErrBusy
+	}
+	l.waiting.Add(1)
+	defer l.waiting.Add(-1)
+	timer := time.NewTimer(l.maxWait)
+	defer timer.Stop()
+	select {
+	case l.slots <- struct{}{}:
+		return nil
+	case <-timer.C:
+		return ErrBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Waiting returns the number of Do calls currently waiting for a slot.
+func (l *Limiter) Waiting() int { return int(l.waiting.Load()) }
+
+// InUse returns the number of slots currently taken.
+func (l *Limiter) InUse() int { return len(l.slots) }

@@ -1,0 +1,143 @@
+package password_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/nextsecure/nextsecure/internal/password"
+)
+
+// hold occupies one slot of l until the returned release func is called.
+// It must run inside a synctest bubble.
+func hold(t *testing.T, l *password.Limiter) (release func()) {
+	t.Helper()
+	unblock := make(chan struct{})
+	done := make(chan error)
+	go func() { done <- l.Do(context.Background(), func() { <-unblock }) }()
+	synctest.Wait()
+	return func() {
+		close(unblock)
+		if err := <-done; err != nil {
+			t.Errorf("holder Do = %v, want nil", err)
+		}
+	}
+}
+
+func TestLimiterBusy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var waits []time.Duration
+		l := password.NewLimiter(1, 50*time.Millisecond)
+		l.OnWait = func(d time.Duration) { waits = append(waits, d) }
+		release := hold(t, l)
+		if got := l.InUse(); got != 1 {
+			t.Errorf("InUse = %d, want 1", got)
+		}
+
+		err := l.Do(context.Background(), func() { t.Error("fn ran without a free slot") })
+		if !errors.Is(err, password.ErrBusy) {
+			t.Errorf("Do = %v, want ErrBusy", err)
+		}
+
+		release()
+		ran := false
+		if err := l.Do(context.Background(), func() { ran = true }); err != nil || !ran {
+			t.Errorf("Do after release = %v (ran %v), want nil (ran true)", err, ran)
+		}
+		if got := l.InUse(); got != 0 {
+			t.Errorf("InUse = %d, want 0", got)
+		}
+		// Fake (synctest) clock: the busy call waited exactly maxWait.
+		want := []time.Duration{0, 50 * time.Millisecond, 0}
+		if len(waits) != len(want) || waits[0] != want[0] || waits[1] != want[1] || waits[2] != want[2] {
+			t.Errorf("OnWait got %v, want %v", waits, want)
+		}
+	})
+}
+
+func TestLimiterWaitsForSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := password.NewLimiter(1, time.Hour)
+		release := hold(t, l)
+		done := make(chan error)
+		go func() { done <- l.Do(context.Background(), func() {}) }()
+		synctest.Wait()
+		if got := l.Waiting(); got != 1 {
+			t.Errorf("Waiting = %d, want 1", got)
+		}
+		release()
+		if err := <-done; err != nil {
+			t.Errorf("Do = %v, want nil", err)
+		}
+		if got := l.Waiting(); got != 0 {
+			t.Errorf("Waiting = %d, want 0", got)
+		}
+	})
+}
+
+func TestLimiterNoWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := password.NewLimiter(1, 0)
+		release := hold(t, l)
+		defer release()
+		if err := l.Do(context.Background(), func() {}); !errors.Is(err, password.ErrBusy) {
+			t.Errorf("Do = %v, want ErrBusy", err)
+		}
+	})
+}
+
+func TestLimiterContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := password.NewLimiter(1, time.Hour)
+		release := hold(t, l)
+		defer release()
+
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- l.Do(ctx, func() { t.Error("fn ran after cancel") }) }()
+		synctest.Wait()
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Do = %v, want context.Canceled", err)
+		}
+
+		// Already done: fn is not run even though waiting would be allowed.
+		if err := l.Do(ctx, func() { t.Error("fn ran with done ctx") }); !errors.Is(err, context.Canceled) {
+			t.Errorf("Do = %v, want context.Canceled", err)
+		}
+	})
+}
+
+func TestLimiterDefaultSlots(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := password.NewLimiter(0, time.Millisecond)
+		n := runtime.GOMAXPROCS(0)
+		var releases []func()
+		for range n {
+			releases = append(releases, hold(t, l))
+		}
+		if got := l.InUse(); got != n {
+			t.Errorf("InUse = %d, want %d", got, n)
+		}
+		if err := l.Do(context.Background(), func() {}); !errors.Is(err, password.ErrBusy) {
+			t.Errorf("Do = %v, want ErrBusy", err)
+		}
+		for _, release := range releases {
+			release()
+		}
+	})
+}
+
+func TestLimiterReleasesOnPanic(t *testing.T) {
+	l := password.NewLimiter(1, 0)
+	func() {
+		defer func() { recover() }()
+		l.Do(context.Background(), func() { panic("boom") })
+	}()
+	if err := l.Do(context.Background(), func() {}); err != nil {
+		t.Errorf("Do after panic = %v, want nil", err)
+	}
+}

@@ -1,0 +1,88 @@
+// Package httpapi serves nextsecure's HTTP contract (API.md) on httprouter.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/nextsecure/nextsecure/service"
+)
+
+// Config holds the HTTP layer's settings.
+type Config struct {
+	// BaseURL is the public origin: cookies are Secure and HSTS is sent
+	// when it is https, and cookie-authenticated unsafe requests must come
+	// from its origin.
+	BaseURL string
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// RequestTimeout bounds each request's work, so a database outage or an
+	// exhausted pool answers 503 instead of hanging.
+	RequestTimeout time.Duration
+	// SchemaVersion is the migration version /readyz expects.
+	SchemaVersion int64
+	// OpenAPI is the contract document served at /openapi.yaml.
+	OpenAPI []byte
+}
+
+// Handler is the HTTP API.
+type Handler struct {
+	http.Handler
+	api *api
+}
+
+// SetDraining makes /readyz answer 503, so load balancers stop sending
+// traffic while in-flight requests finish.
+func (h *Handler) SetDraining() { h.api.draining.Store(true) }
+
+type api struct {
+	svc      *service.Service
+	cfg      Config
+	log      *slog.Logger
+	router   *httprouter.Router
+	origin   string
+	secure   bool
+	draining atomic.Bool
+	metrics  *metrics
+}
+
+// New returns the HTTP API over svc.
+func New(svc *service.Service, cfg Config, logger *slog.Logger) *Handler {
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	a := &api{svc: svc, cfg: cfg, log: logger, router: httprouter.New()}
+	if u, err := url.Parse(cfg.BaseURL); err == nil {
+		a.origin = u.Scheme + "://" + u.Host
+		a.secure = u.Scheme == "https"
+	}
+	a.metrics = newMetrics(svc)
+	a.router.HandleMethodNotAllowed = true
+	a.router.RedirectTrailingSlash = false
+	a.router.RedirectFixedPath = false
+	a.router.NotFound = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, a.log, fail(service.CodeNotFound, "No such route."))
+	})
+	a.router.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// API.md has no code of its own for 405: the route exists, but
+		// not for this method, so the code is not_found, with Allow set.
+		writeProblem(w, http.StatusMethodNotAllowed, problem{
+			Type: problemTypeBase + string(service.CodeNotFound), Title: "Method not allowed",
+			Status: http.StatusMethodNotAllowed, Code: service.CodeNotFound,
+			Detail: "This route does not accept that method.",
+		})
+	})
+	a.routes()
+	return &Handler{Handler: a.common(a.router), api: a}
+}
+
+// handle registers h for method and path, recording metrics under path.
+func (a *api) handle(method, path string, h http.Handler) {
+	a.router.Handler(method, path, a.metrics.instrument(method, path, h))
+}

@@ -1,0 +1,174 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/nextsecure/nextsecure/service"
+)
+
+// maxBody is the largest request body accepted (API.md: 64 KiB).
+const maxBody = 64 << 10
+
+// Codes of the HTTP layer's own errors, beside the service's.
+const (
+	codeInvalidJSON      service.Code = "invalid_json"
+	codeUnsupportedMedia service.Code = "unsupported_media_type"
+	codeBodyTooLarge     service.Code = "body_too_large"
+)
+
+// statusOf maps each error code to its HTTP status.
+var statusOf = map[service.Code]int{
+	codeInvalidJSON:             http.StatusBadRequest,
+	codeUnsupportedMedia:        http.StatusUnsupportedMediaType,
+	codeBodyTooLarge:            http.StatusRequestEntityTooLarge,
+	service.CodeValidation:      http.StatusUnprocessableEntity,
+	service.CodeInvalidToken:    http.StatusBadRequest,
+	service.CodeInvalidCreds:    http.StatusUnauthorized,
+	service.CodeAccountDisabled: http.StatusForbidden,
+	service.CodeUnauthenticated: http.StatusUnauthorized,
+	service.CodeForbidden:       http.StatusForbidden,
+	service.CodeNotFound:        http.StatusNotFound,
+	service.CodeConflict:        http.StatusConflict,
+	service.CodeLastLoginMethod: http.StatusConflict,
+	service.CodeRateLimited:     http.StatusTooManyRequests,
+	service.CodeUnavailable:     http.StatusServiceUnavailable,
+	service.CodeInternal:        http.StatusInternalServerError,
+}
+
+// titles are the fixed problem titles, one per code.
+var titles = map[service.Code]string{
+	codeInvalidJSON:             "Malformed request body",
+	codeUnsupportedMedia:        "Unsupported media type",
+	codeBodyTooLarge:            "Request body too large",
+	service.CodeValidation:      "Validation failed",
+	service.CodeInvalidToken:    "Invalid or expired token",
+	service.CodeInvalidCreds:    "Invalid credentials",
+	service.CodeAccountDisabled: "Account disabled",
+	service.CodeUnauthenticated: "Authentication required",
+	service.CodeForbidden:       "Forbidden",
+	service.CodeNotFound:        "Not found",
+	service.CodeConflict:        "Conflict",
+	service.CodeLastLoginMethod: "Last sign-in method",
+	service.CodeRateLimited:     "Too many requests",
+	service.CodeUnavailable:     "Service unavailable",
+	service.CodeInternal:        "Internal error",
+}
+
+// problemTypeBase prefixes each code to form the problem's type URI; the
+// page lists every code.
+const problemTypeBase = "https://github.com/nextsecure/nextsecure/blob/main/docs/problems.md#"
+
+// problem is an RFC 9457 problem details body. It holds no per-request
+// value, so identical failures have byte-identical bodies.
+type problem struct {
+	Type   string         `json:"type"`
+	Title  string         `json:"title"`
+	Status int            `json:"status"`
+	Detail string         `json:"detail"`
+	Code   service.Code   `json:"code"`
+	Errors []problemField `json:"errors,omitempty"`
+}
+
+type problemField struct {
+	Field   string `json:"field"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// writeError answers err as a problem. 5xx are logged at error level with
+// their cause, 4xx at debug; neither log line carries request secrets.
+func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	e := service.AsError(err)
+	status, ok := statusOf[e.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
+		logger.ErrorContext(r.Context(), "request failed", "status", status, "code", e.Code, "err", err)
+	} else {
+		logger.DebugContext(r.Context(), "request refused", "status", status, "code", e.Code)
+	}
+	if e.RetryAfter > 0 {
+		secs := int((e.RetryAfter + 999_999_999) / 1_000_000_000)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	p := problem{
+		Type:   problemTypeBase + string(e.Code),
+		Title:  titles[e.Code],
+		Status: status,
+		Detail: e.Message,
+		Code:   e.Code,
+	}
+	if status == http.StatusInternalServerError {
+		p.Code, p.Title, p.Detail, p.Type = service.CodeInternal, titles[service.CodeInternal],
+			"Something went wrong on our side.", problemTypeBase+string(service.CodeInternal)
+	}
+	for _, f := range e.Fields {
+		p.Errors = append(p.Errors, problemField(f))
+	}
+	writeProblem(w, status, p)
+}
+
+// writeProblem writes a problem body with status.
+func writeProblem(w http.ResponseWriter, status int, p problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Del("Set-Cookie")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(p)
+}
+
+// fail builds an HTTP-layer error.
+func fail(code service.Code, msg string) error {
+	return service.Errorf(code, "%s", msg)
+}
+
+// decode reads a JSON object body into v: Content-Type application/json
+// (else 415), at most 64 KiB (else 413), no unknown fields and no trailing
+// data (else 400 invalid_json).
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return fail(codeUnsupportedMedia, "Send the body as application/json.")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return fail(codeBodyTooLarge, "The request body is larger than 64 KiB.")
+		}
+		return fail(codeInvalidJSON, "The request body could not be read.")
+	}
+	return decodeJSON(body, v)
+}
+
+// decodeJSON decodes one JSON object into v, strictly.
+func decodeJSON(body []byte, v any) error {
+	invalid := fail(codeInvalidJSON, "The request body is not a valid JSON object of the expected fields.")
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return invalid
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return invalid
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return invalid
+	}
+	return nil
+}
+
+// encode writes v as JSON with status.
+func encode(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,340 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nextsecure/nextsecure/docs"
+	"github.com/nextsecure/nextsecure/internal/mail"
+	"github.com/nextsecure/nextsecure/internal/migrate"
+	"github.com/nextsecure/nextsecure/internal/smtptest"
+	"github.com/nextsecure/nextsecure/internal/testdb"
+	"github.com/nextsecure/nextsecure/service"
+	"github.com/nextsecure/nextsecure/service/httpapi"
+)
+
+const baseURL = "http://app.example.test"
+
+// env is one test's whole stack: a database of its own, the real service and
+// router behind an httptest server, a real SMTP server and mail worker, and a
+// clock the test moves.
+type env struct {
+	t      *testing.T
+	pool   *pgxpool.Pool
+	svc    *service.Service
+	srv    *httptest.Server
+	smtp   *smtptest.Server
+	worker *service.MailWorker
+	clock  *clock
+	logs   *syncBuffer
+}
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// syncBuffer collects the server's logs so tests can check what they hold.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// newEnv starts a stack. configure may change the service's settings; rate
+// limits are on, as in production, unless it turns them off.
+func newEnv(t *testing.T, configure ...func(*service.Config)) *env {
+	t.Helper()
+	e := &env{t: t, pool: testdb.New(t), smtp: smtptest.Start(t), logs: &syncBuffer{},
+		clock: &clock{t: time.Now().UTC().Truncate(time.Second)}}
+	cfg := service.DefaultConfig()
+	cfg.BaseURL = baseURL
+	for _, f := range configure {
+		f(&cfg)
+	}
+	logger := slog.New(httpapi.LogHandler{Handler: slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})})
+	e.svc = service.New(e.pool, cfg, e.clock.Now, logger)
+	sender, err := mail.NewSMTP(e.smtp.URL(), "Next Secure <no-reply@example.test>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.worker = e.svc.NewMailWorker(sender)
+	h := httpapi.New(e.svc, httpapi.Config{
+		BaseURL: baseURL, SchemaVersion: migrate.Latest(), OpenAPI: docs.OpenAPI,
+	}, logger)
+	e.srv = httptest.NewServer(h)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// deliver runs the mail worker until the queue has nothing due and returns
+// every message the SMTP server has received so far.
+func (e *env) deliver() []smtptest.Message {
+	e.t.Helper()
+	for {
+		n, err := e.worker.RunOnce(context.Background())
+		if err != nil {
+			e.t.Fatalf("mail worker: %v", err)
+		}
+		if n == 0 {
+			return e.smtp.Messages()
+		}
+	}
+}
+
+// mailTo returns the last message delivered to addr, failing if none was.
+func (e *env) mailTo(addr string) smtptest.Message {
+	e.t.Helper()
+	msgs := e.deliver()
+	for i := len(msgs) - 1; i >= 0; i-- {
+		for _, to := range msgs[i].To {
+			if strings.EqualFold(to, addr) {
+				return msgs[i]
+			}
+		}
+	}
+	e.t.Fatalf("no mail to %s among %d messages", addr, len(msgs))
+	return smtptest.Message{}
+}
+
+// countMailTo counts the messages delivered to addr.
+func (e *env) countMailTo(addr string) int {
+	n := 0
+	for _, m := range e.deliver() {
+		for _, to := range m.To {
+			if strings.EqualFold(to, addr) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// response is what a request got back.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v.
+func (r *response) JSON(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// problem is the decoded problem body.
+func (r *response) problem(t *testing.T) problemBody {
+	t.Helper()
+	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type = %q, want application/problem+json (status %d, body %s)", ct, r.Status, r.Body)
+	}
+	var p problemBody
+	r.JSON(t, &p)
+	return p
+}
+
+type problemBody struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+	Errors []struct {
+		Field   string `json:"field"`
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"errors"`
+}
+
+// wantProblem fails unless r is a problem with status and code.
+func (r *response) wantProblem(t *testing.T, status int, code string) problemBody {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status = %d, want %d (body %s)", r.Status, status, r.Body)
+	}
+	p := r.problem(t)
+	if p.Code != code || p.Status != status {
+		t.Fatalf("problem code %q status %d, want %q %d (body %s)", p.Code, p.Status, code, status, r.Body)
+	}
+	return p
+}
+
+// wantStatus fails unless r has status.
+func (r *response) wantStatus(t *testing.T, status int) {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status = %d, want %d (body %s)", r.Status, status, r.Body)
+	}
+}
+
+// req describes a request: body is marshalled to JSON unless it is a string
+// or []byte, which are sent as they are.
+type req struct {
+	method, path string
+	body         any
+	token        string            // sent as a bearer token
+	header       map[string]string // extra headers
+}
+
+// do sends a request with Content-Type application/json (when it has a body
+// and the header map sets none) and checks the response against the OpenAPI
+// document.
+func (e *env) do(r req) *response {
+	e.t.Helper()
+	var body io.Reader
+	var raw []byte
+	switch b := r.body.(type) {
+	case nil:
+	case string:
+		raw = []byte(b)
+	case []byte:
+		raw = b
+	default:
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	if raw != nil {
+		body = bytes.NewReader(raw)
+	}
+	hr, err := http.NewRequest(r.method, e.srv.URL+r.path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if raw != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	if r.token != "" {
+		hr.Header.Set("Authorization", "Bearer "+r.token)
+	}
+	for k, v := range r.header {
+		if v == "" {
+			hr.Header.Del(k)
+		} else {
+			hr.Header.Set(k, v)
+		}
+	}
+	res, err := e.srv.Client().Do(hr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	got, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp := &response{Status: res.StatusCode, Header: res.Header, Body: got}
+	checkContract(e.t, hr, raw, resp)
+	return resp
+}
+
+var (
+	contractOnce   sync.Once
+	contractRouter routers.Router
+	contractErr    error
+)
+
+// checkContract validates a response against docs/openapi.yaml: its status
+// must be documented for the route, and its headers and body must match.
+// Requests to routes the document does not have must get a 404 or 405 problem.
+func checkContract(t *testing.T, hr *http.Request, reqBody []byte, r *response) {
+	t.Helper()
+	contractOnce.Do(func() {
+		loader := openapi3.NewLoader()
+		doc, err := loader.LoadFromData(docs.OpenAPI)
+		if err != nil {
+			contractErr = err
+			return
+		}
+		if err := doc.Validate(context.Background()); err != nil {
+			contractErr = err
+			return
+		}
+		doc.Servers = openapi3.Servers{{URL: "/"}}
+		contractRouter, contractErr = legacy.NewRouter(doc)
+	})
+	if contractErr != nil {
+		t.Fatalf("openapi.yaml: %v", contractErr)
+	}
+	// Every response carries the security headers and a request id.
+	for _, h := range []string{"X-Request-Id", "X-Content-Type-Options", "Referrer-Policy", "Content-Security-Policy"} {
+		if r.Header.Get(h) == "" {
+			t.Errorf("%s %s: response lacks %s", hr.Method, hr.URL.Path, h)
+		}
+	}
+	// The router matches on the request as the server saw it.
+	vr := hr.Clone(context.Background())
+	vr.URL.Scheme, vr.URL.Host, vr.Host = "", "", ""
+	route, params, err := contractRouter.FindRoute(vr)
+	if err != nil {
+		if r.Status != http.StatusNotFound && r.Status != http.StatusMethodNotAllowed {
+			t.Errorf("%s %s is not in openapi.yaml but answered %d", hr.Method, hr.URL.Path, r.Status)
+		}
+		r.problem(t)
+		return
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request: vr, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+		},
+		Status:  r.Status,
+		Header:  r.Header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	in.SetBodyBytes(r.Body)
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		t.Errorf("%s %s answered %d %s, which openapi.yaml does not allow: %v",
+			hr.Method, hr.URL.Path, r.Status, truncate(r.Body), err)
+	}
+}
+
+func truncate(b []byte) string {
+	if len(b) > 300 {
+		return string(b[:300]) + "…"
+	}
+	return string(b)
+}

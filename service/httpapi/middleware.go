@@ -1,0 +1,238 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/nextsecure/nextsecure/service"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	principalKey
+)
+
+// RequestID returns the request's id, as sent in X-Request-Id.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// LogHandler wraps a slog.Handler so every line logged with a request's
+// context carries its request id.
+type LogHandler struct{ slog.Handler }
+
+// Handle adds the request id, if any, to the record.
+func (h LogHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := RequestID(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// WithAttrs keeps the wrapper around derived handlers.
+func (h LogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return LogHandler{h.Handler.WithAttrs(attrs)}
+}
+
+// WithGroup keeps the wrapper around derived handlers.
+func (h LogHandler) WithGroup(name string) slog.Handler { return LogHandler{h.Handler.WithGroup(name)} }
+
+// statusWriter records the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// common wraps every request: request id, security headers, a deadline,
+// panic recovery into a 500 problem, and an access log line.
+func (a *api) common(next http.Handler) http.Handler {
+	hsts := strings.HasPrefix(a.cfg.BaseURL, "https://")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := newRequestID()
+		h := w.Header()
+		h.Set("X-Request-Id", id)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "frame-ancestors 'none'")
+		if hsts {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), requestIDKey, id), a.cfg.RequestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				a.log.ErrorContext(ctx, "panic", "panic", p, "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					writeError(sw, r, a.log, fail(service.CodeInternal, "panic"))
+				}
+			}
+			a.log.DebugContext(ctx, "request", "method", r.Method, "path", r.URL.Path,
+				"status", sw.status, "duration", time.Since(start))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+func newRequestID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// noStore marks responses as uncacheable (every /v1/auth and /v1/me response).
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// clientIP is the request's client address: the peer, or, when the peer is
+// a trusted proxy, the rightmost X-Forwarded-For address that is not itself
+// a trusted proxy. Forwarded headers from anyone else are ignored.
+func (a *api) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	peer = peer.Unmap()
+	if !a.trusted(peer) {
+		return peer.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		ip = ip.Unmap()
+		if !a.trusted(ip) {
+			return ip.String()
+		}
+		peer = ip
+	}
+	return peer.String()
+}
+
+func (a *api) trusted(ip netip.Addr) bool {
+	for _, p := range a.cfg.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *api) meta(r *http.Request) service.Meta {
+	return service.Meta{IP: a.clientIP(r), UserAgent: r.UserAgent()}
+}
+
+// throttled applies the per-address limit of a public auth route.
+func (a *api) throttled(route string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := a.svc.ThrottleIP(r.Context(), route, a.clientIP(r)); err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sessionCookie is the name of the cookie that carries a session token.
+const sessionCookie = "session"
+
+// authed authenticates the request by bearer token or session cookie and
+// passes the principal on. A cookie-authenticated unsafe request whose
+// Origin differs from BASE_URL's is refused: cookies ride along on
+// cross-site requests, bearer tokens do not.
+func (a *api) authed(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, fromCookie := bearer(r), false
+		if token == "" {
+			if c, err := r.Cookie(sessionCookie); err == nil {
+				token, fromCookie = c.Value, true
+			}
+		}
+		if token == "" {
+			writeError(w, r, a.log, fail(service.CodeUnauthenticated, "Sign in first."))
+			return
+		}
+		if fromCookie && unsafeMethod(r.Method) {
+			if o := r.Header.Get("Origin"); o != "" && o != a.origin {
+				writeError(w, r, a.log, fail(service.CodeForbidden, "Cross-origin request refused."))
+				return
+			}
+		}
+		p, err := a.svc.Authenticate(r.Context(), token)
+		if err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+	})
+}
+
+// admin lets only active admins through; it runs after authed.
+func (a *api) admin(next http.Handler) http.Handler {
+	return a.authed(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if principal(r).User.Role != service.RoleAdmin {
+			writeError(w, r, a.log, fail(service.CodeForbidden, "Administrators only."))
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
+}
+
+func principal(r *http.Request) service.Principal {
+	p, _ := r.Context().Value(principalKey).(service.Principal)
+	return p
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+func unsafeMethod(m string) bool {
+	return m != http.MethodGet && m != http.MethodHead && m != http.MethodOptions
+}

@@ -1,0 +1,41 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/nextsecure/nextsecure/service"
+)
+
+type statusResponse struct {
+	Status string `json:"status"`
+}
+
+func (a *api) handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		encode(w, http.StatusOK, statusResponse{Status: "ok"})
+	})
+}
+
+func (a *api) handleReadyz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.draining.Load() {
+			writeError(w, r, a.log, &service.Error{Code: service.CodeUnavailable,
+				Message: "The server is shutting down.", RetryAfter: 5e9})
+			return
+		}
+		if err := a.svc.Ready(r.Context(), a.cfg.SchemaVersion); err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+		encode(w, http.StatusOK, statusResponse{Status: "ready"})
+	})
+}
+
+func (a *api) handleOpenAPI() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(a.cfg.OpenAPI)
+	})
+}
+
+func (a *api) handleMetrics() http.Handler { return a.metrics.handler() }

@@ -1,0 +1,38 @@
+package httpapi
+
+import (
+	"net/http"
+)
+
+// routes lists the whole HTTP surface (API.md).
+func (a *api) routes() {
+	public := func(route string, h http.Handler) http.Handler { return noStore(a.throttled(route, h)) }
+	me := func(h http.Handler) http.Handler { return noStore(a.authed(h)) }
+
+	a.handle("GET", "/healthz", a.handleHealthz())
+	a.handle("GET", "/readyz", a.handleReadyz())
+	a.handle("GET", "/openapi.yaml", a.handleOpenAPI())
+	a.handle("GET", "/metrics", a.handleMetrics())
+
+	a.handle("POST", "/v1/auth/register", public("register", a.handleRegister()))
+	a.handle("POST", "/v1/auth/verify-email", public("verify", a.handleVerifyEmail()))
+	a.handle("POST", "/v1/auth/resend-verification", public("resend", a.handleResendVerification()))
+	a.handle("POST", "/v1/auth/login", public("login", a.handleLogin()))
+	a.handle("POST", "/v1/auth/logout", me(a.handleLogout()))
+	a.handle("POST", "/v1/auth/password/forgot", public("forgot", a.handleForgotPassword()))
+	a.handle("POST", "/v1/auth/password/reset", public("reset", a.handleResetPassword()))
+
+	a.handle("GET", "/v1/me", me(a.handleGetMe()))
+	a.handle("PATCH", "/v1/me", me(a.handleUpdateMe()))
+	a.handle("DELETE", "/v1/me", me(a.handleDeleteMe()))
+	a.handle("PUT", "/v1/me/password", me(a.handleChangePassword()))
+	a.handle("GET", "/v1/me/sessions", me(a.handleListSessions()))
+	a.handle("DELETE", "/v1/me/sessions/:id", me(a.handleRevokeSession()))
+	a.handle("DELETE", "/v1/me/accounts/:provider", me(a.handleUnlinkAccount()))
+
+	a.handle("GET", "/v1/admin/users", noStore(a.admin(a.handleListUsers())))
+	a.handle("GET", "/v1/admin/users/:id", noStore(a.admin(a.handleGetUser())))
+	a.handle("PATCH", "/v1/admin/users/:id", noStore(a.admin(a.handleUpdateUser())))
+	a.handle("DELETE", "/v1/admin/users/:id", noStore(a.admin(a.handleDeleteUser())))
+	a.handle("GET", "/v1/admin/users/:id/events", noStore(a.admin(a.handleListEvents())))
+}

@@ -1,0 +1,18 @@
+package service
+
+import (
+	"context"
+	"errors"
+)
+
+// Purge deletes what has expired: verification and reset tokens, pending
+// registrations, sessions, and rate-limit windows long past.
+// Errors: CodeUnavailable, CodeInternal.
+func (s *Service) Purge(ctx context.Context) error {
+	now := s.now()
+	_, e1 := s.q.DeleteExpiredVerificationTokens(ctx, now)
+	_, e2 := s.q.DeleteExpiredPreregistrations(ctx, &now)
+	_, e3 := s.q.DeleteExpiredSessions(ctx, now)
+	_, e4 := s.q.DeleteStaleRateLimits(ctx, now.Add(-2*limitNotice.Window))
+	return translate(errors.Join(e1, e2, e3, e4))
+}

@@ -1,0 +1,264 @@
+package service
+
+import (
+	"context"
+	"net/url"
+	"time"
+
+	"github.com/nextsecure/nextsecure/db"
+	"github.com/nextsecure/nextsecure/internal/mail"
+)
+
+// Token purposes, as stored in verification_tokens.purpose.
+const (
+	purposeVerifyEmail   = "verify_email"
+	purposeResetPassword = "reset_password"
+)
+
+// RegisterInput is a sign-up request.
+type RegisterInput struct {
+	Name     string
+	Email    string
+	Password string
+}
+
+// Register starts a sign-up. It answers the same way whether the email is
+// new, pending or already has an account, so it reveals nothing:
+//   - new or pending: the pending registration is replaced (every earlier
+//     token for the email dies), a new verification token is stored, and the
+//     mail is queued in the same transaction;
+//   - an account exists: nothing changes; its owner gets a notice, at most
+//     one an hour;
+//   - a verification mail went to the address less than a minute ago:
+//     nothing changes, so the earlier link keeps working.
+//
+// The password is hashed first in every case, before the transaction opens,
+// so all answers cost the same.
+// Errors: CodeValidation, CodeUnavailable.
+func (s *Service) Register(ctx context.Context, in RegisterInput, meta Meta) error {
+	name, nameErr := normalizeName(in.Name)
+	email, emailErr := emailField(in.Email)
+	if err := validation(nameErr, emailErr, passwordField("password", in.Password)); err != nil {
+		return err
+	}
+	hash, err := s.hash(ctx, in.Password)
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(q *db.Queries) error {
+		if err := q.LockEmail(ctx, email); err != nil {
+			return err
+		}
+		user, err := q.GetUserByEmail(ctx, email)
+		if err == nil {
+			return s.noticeAccountExists(ctx, q, user)
+		}
+		if ErrorCode(translate(err)) != CodeNotFound {
+			return err
+		}
+		if ok, _, err := s.hit(ctx, q, "mail:verify:"+email, limitMail); err != nil || !ok {
+			return err
+		}
+		now := s.now()
+		pre, err := q.UpsertPreregistration(ctx, db.UpsertPreregistrationParams{
+			ID: newID(now), FullName: name, Email: email, PasswordHash: hash,
+			ExpiresAt: ptr(now.Add(s.cfg.VerifyTTL)),
+		})
+		if err != nil {
+			return err
+		}
+		if err := s.audit(ctx, q, "", "", "register", meta, ""); err != nil {
+			return err
+		}
+		return s.sendVerification(ctx, q, pre)
+	})
+}
+
+// sendVerification voids every verification token for the registration's
+// email, stores a new one and queues its mail.
+func (s *Service) sendVerification(ctx context.Context, q *db.Queries, pre db.Preregistration) error {
+	if _, err := q.DeleteTokensByIdentifier(ctx, db.DeleteTokensByIdentifierParams{
+		Identifier: pre.Email, Purpose: purposeVerifyEmail,
+	}); err != nil {
+		return err
+	}
+	token, err := s.storeToken(ctx, q, pre.Email, purposeVerifyEmail, s.cfg.VerifyTTL, &pre.ID, nil)
+	if err != nil {
+		return err
+	}
+	m, err := mail.VerifyEmail(pre.Email, pre.FullName, s.link("/verify-email", token), s.cfg.VerifyTTL)
+	if err != nil {
+		return err
+	}
+	return s.enqueue(ctx, q, m)
+}
+
+// noticeAccountExists tells an account's owner that someone tried to sign up
+// with their address, at most once an hour, and changes nothing else.
+func (s *Service) noticeAccountExists(ctx context.Context, q *db.Queries, user db.User) error {
+	if ok, _, err := s.hit(ctx, q, "mail:notice:"+user.Email, limitNotice); err != nil || !ok {
+		return err
+	}
+	m, err := mail.AccountExists(user.Email, s.link("/reset-password", ""))
+	if err != nil {
+		return err
+	}
+	return s.enqueue(ctx, q, m)
+}
+
+// ResendVerification issues a fresh verification token for a pending
+// registration (every earlier one dies) and queues its mail. It answers nil
+// whatever the email's state, and does nothing when the address is unknown,
+// already an account, expired, or was mailed less than a minute ago.
+// Errors: CodeUnavailable.
+func (s *Service) ResendVerification(ctx context.Context, emailIn string, meta Meta) error {
+	email, ok := NormalizeEmail(emailIn)
+	if !ok {
+		return nil
+	}
+	return s.tx(ctx, func(q *db.Queries) error {
+		if err := q.LockEmail(ctx, email); err != nil {
+			return err
+		}
+		pre, err := q.GetPreregistrationByEmail(ctx, email)
+		if err != nil {
+			if ErrorCode(translate(err)) == CodeNotFound {
+				return nil
+			}
+			return err
+		}
+		now := s.now()
+		if pre.ExpiresAt != nil && !pre.ExpiresAt.After(now) {
+			return nil
+		}
+		if ok, _, err := s.hit(ctx, q, "mail:verify:"+email, limitMail); err != nil || !ok {
+			return err
+		}
+		if _, err := q.SetPreregistrationExpiry(ctx, db.SetPreregistrationExpiryParams{
+			ID: pre.ID, ExpiresAt: ptr(now.Add(s.cfg.VerifyTTL)),
+		}); err != nil {
+			return err
+		}
+		return s.sendVerification(ctx, q, pre)
+	})
+}
+
+// VerifyEmail consumes a verification token and, in one transaction, creates
+// the account from its pending registration (the name and password given at
+// sign-up, email verified now, active), deletes the registration with its
+// tokens, and opens a session. The token is consumed atomically: of many
+// concurrent calls with one token, one succeeds.
+// Errors: CodeInvalidToken (unknown, used, expired, of another purpose, or
+// its registration expired or superseded by an account), CodeUnavailable.
+func (s *Service) VerifyEmail(ctx context.Context, token string, meta Meta) (User, SessionToken, error) {
+	invalid := Errorf(CodeInvalidToken, "This link is invalid or has expired.")
+	if token == "" || len(token) > 128 {
+		return User{}, SessionToken{}, invalid
+	}
+	var user User
+	var session SessionToken
+	var consumed bool
+	err := s.tx(ctx, func(q *db.Queries) error {
+		now := s.now()
+		tok, err := q.ConsumeVerificationToken(ctx, db.ConsumeVerificationTokenParams{
+			TokenHash: hashTokenHex(token), Purpose: purposeVerifyEmail, Now: now,
+		})
+		if err != nil {
+			if ErrorCode(translate(err)) == CodeNotFound {
+				return invalid
+			}
+			return err
+		}
+		if tok.PreregistrationID == nil {
+			consumed = true
+			return nil
+		}
+		pre, err := q.GetPreregistration(ctx, *tok.PreregistrationID)
+		if err != nil {
+			return err
+		}
+		if err := q.LockEmail(ctx, pre.Email); err != nil {
+			return err
+		}
+		taken, err := emailTaken(ctx, q, pre.Email)
+		if err != nil {
+			return err
+		}
+		if taken || (pre.ExpiresAt != nil && !pre.ExpiresAt.After(now)) {
+			// Void the registration but keep the answer uniform.
+			if _, err := q.DeletePreregistration(ctx, pre.ID); err != nil {
+				return err
+			}
+			consumed = true
+			return nil
+		}
+		row, err := q.CreateUser(ctx, db.CreateUserParams{
+			ID: newID(now), Name: &pre.FullName, Email: pre.Email, EmailVerified: &now,
+			IsActive: true, Role: RoleUser,
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := q.CreateCredential(ctx, db.CreateCredentialParams{
+			ID: newID(now), UserID: row.ID, PasswordHash: pre.PasswordHash,
+		}); err != nil {
+			return err
+		}
+		if _, err := q.DeletePreregistration(ctx, pre.ID); err != nil {
+			return err
+		}
+		if session, err = s.openSession(ctx, q, row.ID, meta); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, q, row.ID, row.ID, "verify_email", meta, ""); err != nil {
+			return err
+		}
+		p, err := q.GetUserProfile(ctx, row.ID)
+		if err != nil {
+			return err
+		}
+		user = userFromProfile(p)
+		return nil
+	})
+	if err != nil {
+		return User{}, SessionToken{}, err
+	}
+	if consumed && user.ID == "" {
+		return User{}, SessionToken{}, invalid
+	}
+	return user, session, nil
+}
+
+// emailTaken reports whether an account already uses email.
+func emailTaken(ctx context.Context, q *db.Queries, email string) (bool, error) {
+	_, err := q.GetUserByEmail(ctx, email)
+	if err == nil {
+		return true, nil
+	}
+	if ErrorCode(translate(err)) == CodeNotFound {
+		return false, nil
+	}
+	return false, err
+}
+
+// storeToken creates a token of purpose for identifier, bound to a
+// registration or a user, and returns it; only its hash is stored.
+func (s *Service) storeToken(ctx context.Context, q *db.Queries, identifier, purpose string, ttl time.Duration,
+	preregistrationID, userID *string) (string, error) {
+	token, _ := newToken()
+	err := q.CreateVerificationToken(ctx, db.CreateVerificationTokenParams{
+		Identifier: identifier, TokenHash: hashTokenHex(token), Expires: s.now().Add(ttl),
+		Purpose: purpose, PreregistrationID: preregistrationID, UserID: userID,
+	})
+	return token, err
+}
+
+// link builds an email link from BASE_URL only, never from request headers.
+func (s *Service) link(path, token string) string {
+	if token == "" {
+		return s.cfg.BaseURL + path
+	}
+	return s.cfg.BaseURL + path + "?token=" + url.QueryEscape(token)
+}
+
+func ptr[T any](v T) *T { return &v }

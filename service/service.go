@@ -1,0 +1,151 @@
+// Package service holds nextsecure's workflows: registration with email
+// verification, sign-in and sessions, password reset, self-service and
+// administration. It composes the queries of package db in transactions and
+// knows nothing of HTTP.
+//
+// Every exported method returns either nil or an error whose code (see
+// ErrorCode) is one of the Code constants; the doc comments name them.
+package service
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nextsecure/nextsecure/db"
+	"github.com/nextsecure/nextsecure/internal/password"
+)
+
+// Config holds the workflows' settings.
+type Config struct {
+	// BaseURL is the public origin that email links start with.
+	BaseURL string
+	// VerifyTTL, ResetTTL and SessionTTL are the lifetimes of verification
+	// tokens (and pending registrations), reset tokens and sessions.
+	VerifyTTL  time.Duration
+	ResetTTL   time.Duration
+	SessionTTL time.Duration
+	// RateLimits enables every throttle; off is for benchmarks only.
+	RateLimits bool
+	// HashSlots bounds the password hashes computed at once (0: GOMAXPROCS)
+	// and HashWait how long a request may wait for a slot.
+	HashSlots int
+	HashWait  time.Duration
+}
+
+// DefaultConfig returns the contract's defaults.
+func DefaultConfig() Config {
+	return Config{
+		BaseURL:    "http://localhost:8080",
+		VerifyTTL:  24 * time.Hour,
+		ResetTTL:   time.Hour,
+		SessionTTL: 720 * time.Hour,
+		RateLimits: true,
+		HashWait:   2 * time.Second,
+	}
+}
+
+// Service runs the workflows against one database.
+type Service struct {
+	pool   *pgxpool.Pool
+	q      *db.Queries
+	cfg    Config
+	now    func() time.Time
+	log    *slog.Logger
+	hashes *password.Limiter
+}
+
+// New returns a Service. now is the clock (time.Now in production; tests
+// inject their own to cross expiries without sleeping).
+func New(pool *pgxpool.Pool, cfg Config, now func() time.Time, logger *slog.Logger) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{
+		pool:   pool,
+		q:      db.New(pool),
+		cfg:    cfg,
+		now:    func() time.Time { return now().UTC().Truncate(time.Microsecond) },
+		log:    logger,
+		hashes: password.NewLimiter(cfg.HashSlots, cfg.HashWait),
+	}
+}
+
+// Meta describes the request a workflow runs for, for sessions and the audit trail.
+type Meta struct {
+	IP        string
+	UserAgent string
+}
+
+// HashLimiter exposes the password-hashing limiter, for metrics.
+func (s *Service) HashLimiter() *password.Limiter { return s.hashes }
+
+// Ping checks that the database answers.
+func (s *Service) Ping(ctx context.Context) error {
+	return translate(s.pool.Ping(ctx))
+}
+
+// tx runs fn in a transaction and translates driver errors.
+func (s *Service) tx(ctx context.Context, fn func(q *db.Queries) error) error {
+	return translate(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return fn(db.New(tx))
+	}))
+}
+
+// hash computes a password hash within the hashing limit. It fails with
+// CodeUnavailable when no hashing slot frees up in time.
+func (s *Service) hash(ctx context.Context, pw string) (string, error) {
+	var h string
+	var err error
+	if lerr := s.withHashSlot(ctx, func() { h, err = password.Hash(pw) }); lerr != nil {
+		return "", lerr
+	}
+	return h, err
+}
+
+// verify checks a password against a stored hash within the hashing limit.
+// An empty hash runs the dummy verification, so unknown users cost the same.
+func (s *Service) verify(ctx context.Context, pw, hash string) (ok, rehash bool, err error) {
+	lerr := s.withHashSlot(ctx, func() {
+		if hash == "" {
+			password.DummyVerify(pw)
+			return
+		}
+		ok, rehash, err = password.Verify(pw, hash)
+	})
+	if lerr != nil {
+		return false, false, lerr
+	}
+	return ok, rehash, err
+}
+
+func (s *Service) withHashSlot(ctx context.Context, fn func()) error {
+	if err := s.hashes.Do(ctx, fn); err != nil {
+		return &Error{Code: CodeUnavailable, Message: "The service is busy; try again shortly.",
+			RetryAfter: time.Second, err: err}
+	}
+	return nil
+}
+
+// Ready checks that the database answers and its schema is at version want
+// (the latest migration the binary carries).
+// Errors: CodeUnavailable.
+func (s *Service) Ready(ctx context.Context, want int64) error {
+	var have int64
+	err := s.pool.QueryRow(ctx,
+		"SELECT COALESCE(max(version_id), 0) FROM goose_db_version WHERE is_applied").Scan(&have)
+	if err != nil {
+		return unavailable(err)
+	}
+	if have != want {
+		return &Error{Code: CodeUnavailable, Message: "The database schema is not at the expected version.",
+			RetryAfter: retryAfterUnavailable}
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/nextsecure/nextsecure/db"
+)
+
+// SessionToken is a new session as its owner receives it, once.
+type SessionToken struct {
+	ID        string
+	Token     string
+	ExpiresAt time.Time
+}
+
+// Principal is an authenticated request's user and session.
+type Principal struct {
+	User      User
+	SessionID string
+}
+
+// sessionTouchEvery is how stale last_used_at may get before a request
+// writes it (and slides the expiry): about once a minute, not every request.
+const sessionTouchEvery = time.Minute
+
+// openSession creates a session for userID inside q's transaction.
+func (s *Service) openSession(ctx context.Context, q *db.Queries, userID string, meta Meta) (SessionToken, error) {
+	now := s.now()
+	token, hash := newToken()
+	row, err := q.CreateSession(ctx, db.CreateSessionParams{
+		ID:        newID(now),
+		UserID:    userID,
+		TokenHash: hash,
+		Now:       now,
+		ExpiresAt: now.Add(s.cfg.SessionTTL),
+		Ip:        truncate(meta.IP, 64),
+		UserAgent: truncate(meta.UserAgent, 512),
+	})
+	if err != nil {
+		return SessionToken{}, err
+	}
+	return SessionToken{ID: row.ID, Token: token, ExpiresAt: row.ExpiresAt}, nil
+}
+
+// Authenticate returns the principal of a session token. It runs one indexed
+// query, and writes only when the session's last use is over a minute old.
+// Errors: CodeUnauthenticated, CodeUnavailable.
+func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
+	if token == "" || len(token) > 128 {
+		return Principal{}, Errorf(CodeUnauthenticated, "Sign in first.")
+	}
+	now := s.now()
+	row, err := s.q.GetSessionUser(ctx, db.GetSessionUserParams{TokenHash: hashToken(token), Now: now})
+	if err != nil {
+		if ErrorCode(translate(err)) == CodeNotFound {
+			return Principal{}, Errorf(CodeUnauthenticated, "Sign in first.")
+		}
+		return Principal{}, translate(err)
+	}
+	if !row.IsActive {
+		return Principal{}, Errorf(CodeUnauthenticated, "Sign in first.")
+	}
+	if now.Sub(row.LastUsedAt) >= sessionTouchEvery {
+		_, err := s.q.TouchSession(ctx, db.TouchSessionParams{
+			ID: row.SessionID, Now: now, ExpiresAt: now.Add(s.cfg.SessionTTL),
+			StaleBefore: now.Add(-sessionTouchEvery),
+		})
+		if err != nil {
+			return Principal{}, translate(err)
+		}
+	}
+	return Principal{User: userFromSession(row), SessionID: row.SessionID}, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary.
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+// Logout ends the principal's session; the user's other sessions stay.
+// Errors: CodeUnavailable.
+func (s *Service) Logout(ctx context.Context, p Principal, meta Meta) error {
+	return s.tx(ctx, func(q *db.Queries) error {
+		if _, err := q.DeleteSession(ctx, db.DeleteSessionParams{ID: p.SessionID, UserID: p.User.ID}); err != nil {
+			return err
+		}
+		return s.audit(ctx, q, p.User.ID, p.User.ID, "logout", meta, "")
+	})
+}
