@@ -10,6 +10,40 @@ import (
 	"time"
 )
 
+const createPreregistration = `-- name: CreatePreregistration :one
+INSERT INTO preregistrations (id, full_name, email, password_hash, expires_at)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id, full_name, email, password_hash, created_at, expires_at
+`
+
+type CreatePreregistrationParams struct {
+	ID           string
+	FullName     string
+	Email        string
+	PasswordHash string
+	ExpiresAt    *time.Time
+}
+
+func (q *Queries) CreatePreregistration(ctx context.Context, arg CreatePreregistrationParams) (Preregistration, error) {
+	row := q.db.QueryRow(ctx, createPreregistration,
+		arg.ID,
+		arg.FullName,
+		arg.Email,
+		arg.PasswordHash,
+		arg.ExpiresAt,
+	)
+	var i Preregistration
+	err := row.Scan(
+		&i.ID,
+		&i.FullName,
+		&i.Email,
+		&i.PasswordHash,
+		&i.CreatedAt,
+		&i.ExpiresAt,
+	)
+	return i, err
+}
+
 const deleteExpiredPreregistrations = `-- name: DeleteExpiredPreregistrations :execrows
 DELETE FROM preregistrations WHERE expires_at <= $1
 `
@@ -28,6 +62,20 @@ DELETE FROM preregistrations WHERE id = $1
 
 func (q *Queries) DeletePreregistration(ctx context.Context, id string) (int64, error) {
 	result, err := q.db.Exec(ctx, deletePreregistration, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const deletePreregistrationByEmail = `-- name: DeletePreregistrationByEmail :execrows
+DELETE FROM preregistrations WHERE lower(email) = lower($1::text)
+`
+
+// DeletePreregistrationByEmail drops the pending registration for an email;
+// the tokens bound to it die with it (cascade).
+func (q *Queries) DeletePreregistrationByEmail(ctx context.Context, email string) (int64, error) {
+	result, err := q.db.Exec(ctx, deletePreregistrationByEmail, email)
 	if err != nil {
 		return 0, err
 	}
@@ -100,43 +148,4 @@ func (q *Queries) SetPreregistrationExpiry(ctx context.Context, arg SetPreregist
 		return 0, err
 	}
 	return result.RowsAffected(), nil
-}
-
-const upsertPreregistration = `-- name: UpsertPreregistration :one
-WITH gone AS (
-    DELETE FROM preregistrations WHERE lower(email) = lower($3::text)
-)
-INSERT INTO preregistrations (id, full_name, email, password_hash, expires_at)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING id, full_name, email, password_hash, created_at, expires_at
-`
-
-type UpsertPreregistrationParams struct {
-	ID           string
-	FullName     string
-	Email        string
-	PasswordHash string
-	ExpiresAt    *time.Time
-}
-
-// UpsertPreregistration replaces any pending registration for the email with a
-// new row (new id), so tokens bound to the old one die with it (cascade).
-func (q *Queries) UpsertPreregistration(ctx context.Context, arg UpsertPreregistrationParams) (Preregistration, error) {
-	row := q.db.QueryRow(ctx, upsertPreregistration,
-		arg.ID,
-		arg.FullName,
-		arg.Email,
-		arg.PasswordHash,
-		arg.ExpiresAt,
-	)
-	var i Preregistration
-	err := row.Scan(
-		&i.ID,
-		&i.FullName,
-		&i.Email,
-		&i.PasswordHash,
-		&i.CreatedAt,
-		&i.ExpiresAt,
-	)
-	return i, err
 }

@@ -25,6 +25,7 @@ type Querier interface {
 	CreateAccount(ctx context.Context, arg CreateAccountParams) (Account, error)
 	CreateAuthEvent(ctx context.Context, arg CreateAuthEventParams) error
 	CreateCredential(ctx context.Context, arg CreateCredentialParams) (Credential, error)
+	CreatePreregistration(ctx context.Context, arg CreatePreregistrationParams) (Preregistration, error)
 	CreateSession(ctx context.Context, arg CreateSessionParams) (CreateSessionRow, error)
 	// CreateUser inserts a user; a duplicate email (case-insensitive) violates users_email_key.
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
@@ -39,6 +40,9 @@ type Querier interface {
 	DeleteMail(ctx context.Context, id int64) error
 	DeleteOtherSessions(ctx context.Context, arg DeleteOtherSessionsParams) (int64, error)
 	DeletePreregistration(ctx context.Context, id string) (int64, error)
+	// DeletePreregistrationByEmail drops the pending registration for an email;
+	// the tokens bound to it die with it (cascade).
+	DeletePreregistrationByEmail(ctx context.Context, email string) (int64, error)
 	DeleteSession(ctx context.Context, arg DeleteSessionParams) (int64, error)
 	DeleteSessionsByUser(ctx context.Context, userID string) (int64, error)
 	DeleteStaleRateLimits(ctx context.Context, before time.Time) (int64, error)
@@ -75,10 +79,12 @@ type Querier interface {
 	// ListAuthEventsByUser pages newest first; pass the last id seen, or NULL.
 	ListAuthEventsByUser(ctx context.Context, arg ListAuthEventsByUserParams) ([]AuthEvent, error)
 	ListSessionsByUser(ctx context.Context, arg ListSessionsByUserParams) ([]ListSessionsByUserRow, error)
-	// ListUsers pages newest first by (created_at, id). Pass the last row's
-	// created_at and id as the cursor, or NULLs for the first page; q is a
-	// case-insensitive substring of email or name ('' matches everyone).
-	ListUsers(ctx context.Context, arg ListUsersParams) ([]User, error)
+	// ListUsers pages newest first by (created_at, id), with what each user's
+	// public representation needs (as GetUserProfile), in one round trip. Pass
+	// the last row's created_at and id as the cursor, or NULLs for the first
+	// page; q is a case-insensitive substring of email or name ('' matches
+	// everyone).
+	ListUsers(ctx context.Context, arg ListUsersParams) ([]ListUsersRow, error)
 	// LockAdmins serialises changes to admin accounts for the rest of the transaction.
 	LockAdmins(ctx context.Context) error
 	// LockEmail serialises, until the transaction ends, every workflow that
@@ -104,9 +110,6 @@ type Querier interface {
 	UpgradeCredentialHash(ctx context.Context, arg UpgradeCredentialHashParams) (int64, error)
 	// UpsertCredential sets a user's password hash, creating the credential if needed.
 	UpsertCredential(ctx context.Context, arg UpsertCredentialParams) error
-	// UpsertPreregistration replaces any pending registration for the email with a
-	// new row (new id), so tokens bound to the old one die with it (cascade).
-	UpsertPreregistration(ctx context.Context, arg UpsertPreregistrationParams) (Preregistration, error)
 }
 
 var _ Querier = (*Queries)(nil)

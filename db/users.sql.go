@@ -193,12 +193,15 @@ func (q *Queries) GetUserProfile(ctx context.Context, id string) (GetUserProfile
 }
 
 const listUsers = `-- name: ListUsers :many
-SELECT id, name, email, email_verified, image, is_active, role, created_at, updated_at
-FROM users
-WHERE ($1::text = '' OR strpos(lower(email), lower($1::text)) > 0 OR strpos(lower(COALESCE(name, '')), lower($1::text)) > 0)
+SELECT u.id, u.name, u.email, u.email_verified, u.image, u.is_active, u.role, u.created_at, u.updated_at,
+       EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id) AS has_password,
+       ARRAY(SELECT a.provider FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_providers,
+       ARRAY(SELECT a.type FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_types
+FROM users u
+WHERE ($1::text = '' OR strpos(lower(u.email), lower($1::text)) > 0 OR strpos(lower(COALESCE(u.name, '')), lower($1::text)) > 0)
   AND ($2::timestamptz IS NULL
-       OR (created_at, id) < ($2::timestamptz, $3::text))
-ORDER BY created_at DESC, id DESC
+       OR (u.created_at, u.id) < ($2::timestamptz, $3::text))
+ORDER BY u.created_at DESC, u.id DESC
 LIMIT $4
 `
 
@@ -209,10 +212,27 @@ type ListUsersParams struct {
 	RowLimit       int32
 }
 
-// ListUsers pages newest first by (created_at, id). Pass the last row's
-// created_at and id as the cursor, or NULLs for the first page; q is a
-// case-insensitive substring of email or name (” matches everyone).
-func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, error) {
+type ListUsersRow struct {
+	ID               string
+	Name             *string
+	Email            string
+	EmailVerified    *time.Time
+	Image            *string
+	IsActive         bool
+	Role             string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	HasPassword      bool
+	AccountProviders []string
+	AccountTypes     []string
+}
+
+// ListUsers pages newest first by (created_at, id), with what each user's
+// public representation needs (as GetUserProfile), in one round trip. Pass
+// the last row's created_at and id as the cursor, or NULLs for the first
+// page; q is a case-insensitive substring of email or name (” matches
+// everyone).
+func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]ListUsersRow, error) {
 	rows, err := q.db.Query(ctx, listUsers,
 		arg.Q,
 		arg.AfterCreatedAt,
@@ -223,9 +243,9 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, e
 		return nil, err
 	}
 	defer rows.Close()
-	items := []User{}
+	items := []ListUsersRow{}
 	for rows.Next() {
-		var i User
+		var i ListUsersRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Name,
@@ -236,6 +256,9 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, e
 			&i.Role,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.HasPassword,
+			&i.AccountProviders,
+			&i.AccountTypes,
 		); err != nil {
 			return nil, err
 		}

@@ -59,8 +59,13 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, meta Meta) err
 		if ok, _, err := s.hit(ctx, q, "mail:verify:"+email, limitMail); err != nil || !ok {
 			return err
 		}
+		// Replace the pending registration: a new row with a new id, so
+		// every token bound to the old one dies with it.
+		if _, err := q.DeletePreregistrationByEmail(ctx, email); err != nil {
+			return err
+		}
 		now := s.now()
-		pre, err := q.UpsertPreregistration(ctx, db.UpsertPreregistrationParams{
+		pre, err := q.CreatePreregistration(ctx, db.CreatePreregistrationParams{
 			ID: newID(now), FullName: name, Email: email, PasswordHash: hash,
 			ExpiresAt: ptr(now.Add(s.cfg.VerifyTTL)),
 		})

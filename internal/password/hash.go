@@ -75,8 +75,10 @@ func encode(h argon2Hash) string {
 }
 
 // Verify reports whether password matches the stored hash encoded, which is
-// either an argon2id PHC string (any parameters within bounds) or a legacy
-// bcrypt hash ($2a$, $2b$ or $2y$).
+// either an argon2id PHC string (v=19, any parameters within bounds: m at
+// most 256 MiB, t at most 10, p at most 16, 8 to 64-byte salt, 16 to
+// 128-byte hash) or a legacy bcrypt hash ($2a$, $2b$ or $2y$, cost at most
+// 14).
 //
 // needsRehash is true only when ok is true and the hash is bcrypt or uses
 // argon2id parameters other than the current ones; the caller should then
@@ -138,13 +140,13 @@ func parseArgon2(s string) (argon2Hash, error) {
 	if t < 1 || p < 1 || m < 8*p {
 		return h, fmt.Errorf("%w: parameters too small", ErrInvalidHash)
 	}
-	salt, err := decodeB64(parts[4], minSaltLen, maxSaltLen)
+	salt, err := decodeB64("salt", parts[4], minSaltLen, maxSaltLen)
 	if err != nil {
-		return h, fmt.Errorf("salt: %w", err)
+		return h, err
 	}
-	key, err := decodeB64(parts[5], minKeyLen, maxKeyLen)
+	key, err := decodeB64("hash", parts[5], minKeyLen, maxKeyLen)
 	if err != nil {
-		return h, fmt.Errorf("hash: %w", err)
+		return h, err
 	}
 	return argon2Hash{m, t, uint8(p), salt, key}, nil
 }
@@ -163,19 +165,20 @@ func parseParam(s, name string, limit uint32) (uint32, error) {
 	return uint32(v), nil
 }
 
-// decodeB64 decodes canonical unpadded standard base64 of lo..hi bytes.
-func decodeB64(s string, lo, hi int) ([]byte, error) {
+// decodeB64 decodes the field name, canonical unpadded standard base64 of
+// lo..hi bytes.
+func decodeB64(name, s string, lo, hi int) ([]byte, error) {
 	if b64.DecodedLen(len(s)) > hi {
-		return nil, fmt.Errorf("%w: too long", ErrInvalidHash)
+		return nil, fmt.Errorf("%w: %s too long", ErrInvalidHash, name)
 	}
 	b, err := b64.DecodeString(s)
 	// Re-encoding rejects what the decoder tolerates: newlines, non-zero
 	// trailing bits.
 	if err != nil || b64.EncodeToString(b) != s {
-		return nil, fmt.Errorf("%w: bad base64", ErrInvalidHash)
+		return nil, fmt.Errorf("%w: %s is not canonical base64", ErrInvalidHash, name)
 	}
 	if len(b) < lo {
-		return nil, fmt.Errorf("%w: too short", ErrInvalidHash)
+		return nil, fmt.Errorf("%w: %s too short", ErrInvalidHash, name)
 	}
 	return b, nil
 }

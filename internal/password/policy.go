@@ -19,8 +19,11 @@ const (
 
 // Stable policy failure codes, safe to return to clients.
 const (
-	CodeTooShort  = "too_short"
-	CodeTooLong   = "too_long"
+	// CodeTooShort means fewer than MinLength characters.
+	CodeTooShort = "too_short"
+	// CodeTooLong means more than MaxBytes bytes.
+	CodeTooLong = "too_long"
+	// CodeTooCommon means among the most common passwords.
 	CodeTooCommon = "too_common"
 )
 

@@ -1,9 +1,9 @@
--- name: UpsertPreregistration :one
--- UpsertPreregistration replaces any pending registration for the email with a
--- new row (new id), so tokens bound to the old one die with it (cascade).
-WITH gone AS (
-    DELETE FROM preregistrations WHERE lower(email) = lower(@email::text)
-)
+-- name: DeletePreregistrationByEmail :execrows
+-- DeletePreregistrationByEmail drops the pending registration for an email;
+-- the tokens bound to it die with it (cascade).
+DELETE FROM preregistrations WHERE lower(email) = lower(@email::text);
+
+-- name: CreatePreregistration :one
 INSERT INTO preregistrations (id, full_name, email, password_hash, expires_at)
 VALUES (@id, @full_name, @email, @password_hash, @expires_at)
 RETURNING id, full_name, email, password_hash, created_at, expires_at;

@@ -60,15 +60,20 @@ RETURNING id, name, email, email_verified, image, is_active, role, created_at, u
 DELETE FROM users WHERE id = @id;
 
 -- name: ListUsers :many
--- ListUsers pages newest first by (created_at, id). Pass the last row's
--- created_at and id as the cursor, or NULLs for the first page; q is a
--- case-insensitive substring of email or name ('' matches everyone).
-SELECT id, name, email, email_verified, image, is_active, role, created_at, updated_at
-FROM users
-WHERE (@q::text = '' OR strpos(lower(email), lower(@q::text)) > 0 OR strpos(lower(COALESCE(name, '')), lower(@q::text)) > 0)
+-- ListUsers pages newest first by (created_at, id), with what each user's
+-- public representation needs (as GetUserProfile), in one round trip. Pass
+-- the last row's created_at and id as the cursor, or NULLs for the first
+-- page; q is a case-insensitive substring of email or name ('' matches
+-- everyone).
+SELECT u.id, u.name, u.email, u.email_verified, u.image, u.is_active, u.role, u.created_at, u.updated_at,
+       EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id) AS has_password,
+       ARRAY(SELECT a.provider FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_providers,
+       ARRAY(SELECT a.type FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_types
+FROM users u
+WHERE (@q::text = '' OR strpos(lower(u.email), lower(@q::text)) > 0 OR strpos(lower(COALESCE(u.name, '')), lower(@q::text)) > 0)
   AND (sqlc.narg(after_created_at)::timestamptz IS NULL
-       OR (created_at, id) < (sqlc.narg(after_created_at)::timestamptz, sqlc.narg(after_id)::text))
-ORDER BY created_at DESC, id DESC
+       OR (u.created_at, u.id) < (sqlc.narg(after_created_at)::timestamptz, sqlc.narg(after_id)::text))
+ORDER BY u.created_at DESC, u.id DESC
 LIMIT @row_limit;
 
 -- name: CountActiveAdmins :one
