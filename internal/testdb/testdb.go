@@ -38,6 +38,14 @@ var (
 // the throwaway cluster if TEST_DATABASE_URL is unset.
 func ServerURL(tb testing.TB) string {
 	tb.Helper()
+	u, err := server()
+	if err != nil {
+		tb.Fatalf("test database server: %v", err)
+	}
+	return u
+}
+
+func server() (string, error) {
 	serverOnce.Do(func() {
 		if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
 			serverURL = u
@@ -50,10 +58,7 @@ func ServerURL(tb testing.TB) string {
 			serverURL = cluster.URL("postgres")
 		}
 	})
-	if serverErr != nil {
-		tb.Fatalf("test database server: %v", serverErr)
-	}
-	return serverURL
+	return serverURL, serverErr
 }
 
 // Cluster returns the throwaway cluster behind the tests, or nil when
@@ -64,39 +69,56 @@ func Cluster(tb testing.TB) *devpg.Cluster {
 	return cluster
 }
 
-// NewURL creates an empty-of-data, fully migrated database for this test,
+// NewURL creates a fully migrated database holding no data for this test,
 // dropped when the test ends, and returns its URL.
 func NewURL(tb testing.TB) string {
 	tb.Helper()
-	ctx := context.Background()
-	admin := ServerURL(tb)
+	u, drop, err := Create(context.Background())
+	if err != nil {
+		tb.Fatalf("test database: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := drop(); err != nil {
+			tb.Errorf("drop test database: %v", err)
+		}
+	})
+	return u
+}
+
+// Create makes a fully migrated database holding no data and returns its
+// URL and a function that drops it. It is for callers without a testing.TB,
+// such as TestMain and examples.
+func Create(ctx context.Context) (dsn string, drop func() error, err error) {
+	admin, err := server()
+	if err != nil {
+		return "", nil, err
+	}
 	tmpl, err := template(ctx, admin)
 	if err != nil {
-		tb.Fatalf("template database: %v", err)
+		return "", nil, fmt.Errorf("template database: %w", err)
 	}
 	name := "nstest_" + randomHex(8)
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		tb.Fatalf("connect to test server: %v", err)
+		return "", nil, err
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tmpl)); err != nil {
-		tb.Fatalf("create test database: %v", err)
+		return "", nil, err
 	}
-	tb.Cleanup(func() {
+	drop = func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		conn, err := pgx.Connect(ctx, admin)
 		if err != nil {
-			tb.Errorf("drop test database: %v", err)
-			return
+			return err
 		}
 		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
-			tb.Errorf("drop test database: %v", err)
-		}
-	})
-	return WithDatabase(tb, admin, name)
+		_, err = conn.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
+		return err
+	}
+	dsn, err = withDatabase(admin, name)
+	return dsn, drop, err
 }
 
 // New returns a pool on a fresh migrated database for this test.
