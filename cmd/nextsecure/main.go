@@ -30,8 +30,10 @@ func main() {
 	}
 }
 
+// exitCode is the process's exit status for run's result: 0 for success and
+// for a help request, 1 for any failure.
 func exitCode(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	return 1

@@ -28,6 +28,10 @@ func cmdMigrate(ctx context.Context, args []string, env lookup, stdout, stderr i
 		return nil
 	}
 	verb := args[0]
+	if verb != "up" && verb != "down" && verb != "status" {
+		fs.Usage()
+		return fmt.Errorf("migrate: unknown action %q (want up, down or status)", verb)
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -64,9 +68,6 @@ func cmdMigrate(ctx context.Context, args []string, env lookup, stdout, stderr i
 			}
 			fmt.Fprintf(stdout, "%05d  %-40s %s\n", s.Source.Version, s.Source.Path, state)
 		}
-	default:
-		fs.Usage()
-		return fmt.Errorf("migrate: unknown action %q (want up, down or status)", verb)
 	}
 	return nil
 }
