@@ -168,6 +168,18 @@ func (q *Queries) ListAccountsByUser(ctx context.Context, userID string) ([]Acco
 	return items, nil
 }
 
+const lockLoginMethods = `-- name: LockLoginMethods :exec
+SELECT pg_advisory_xact_lock(hashtextextended('login-methods:' || $1::text, 0))
+`
+
+// LockLoginMethods serialises, until the transaction ends, every change to one
+// user's ways of signing in, so two concurrent unlinks cannot each leave the
+// other as the last one.
+func (q *Queries) LockLoginMethods(ctx context.Context, userID string) error {
+	_, err := q.db.Exec(ctx, lockLoginMethods, userID)
+	return err
+}
+
 const updateAccountTokens = `-- name: UpdateAccountTokens :one
 UPDATE accounts
 SET refresh_token = $1, access_token = $2, expires_at = $3,

@@ -78,6 +78,7 @@ type Querier interface {
 	ListAccountsByUser(ctx context.Context, userID string) ([]Account, error)
 	// ListAuthEventsByUser pages newest first; pass the last id seen, or NULL.
 	ListAuthEventsByUser(ctx context.Context, arg ListAuthEventsByUserParams) ([]AuthEvent, error)
+	// ListSessionsByUser returns a user's live sessions, most recently used first.
 	ListSessionsByUser(ctx context.Context, arg ListSessionsByUserParams) ([]ListSessionsByUserRow, error)
 	// ListUsers pages newest first by (created_at, id), with what each user's
 	// public representation needs (as GetUserProfile), in one round trip. Pass
@@ -90,10 +91,17 @@ type Querier interface {
 	// LockEmail serialises, until the transaction ends, every workflow that
 	// creates or replaces state for one (normalised) email address.
 	LockEmail(ctx context.Context, email string) error
+	// LockLoginMethods serialises, until the transaction ends, every change to one
+	// user's ways of signing in, so two concurrent unlinks cannot each leave the
+	// other as the last one.
+	LockLoginMethods(ctx context.Context, userID string) error
 	// PeekRateLimit reads a counter without counting; zero when its window passed.
 	PeekRateLimit(ctx context.Context, arg PeekRateLimitParams) (PeekRateLimitRow, error)
 	ResetRateLimit(ctx context.Context, key string) error
 	RetryMail(ctx context.Context, arg RetryMailParams) error
+	// RevokeSession ends one of a user's live sessions; zero rows means the id is
+	// not one of them (unknown, expired, already revoked, or another user's).
+	RevokeSession(ctx context.Context, arg RevokeSessionParams) (int64, error)
 	SetPreregistrationExpiry(ctx context.Context, arg SetPreregistrationExpiryParams) (int64, error)
 	SetUserRoleByEmail(ctx context.Context, arg SetUserRoleByEmailParams) (User, error)
 	// TouchSession slides a session's expiry; it writes only when the session was

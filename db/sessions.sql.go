@@ -180,7 +180,7 @@ const listSessionsByUser = `-- name: ListSessionsByUser :many
 SELECT id, user_id, created_at, last_used_at, expires_at, ip, user_agent
 FROM sessions
 WHERE user_id = $1 AND expires_at > $2
-ORDER BY created_at DESC, id DESC
+ORDER BY last_used_at DESC, created_at DESC, id DESC
 `
 
 type ListSessionsByUserParams struct {
@@ -198,6 +198,7 @@ type ListSessionsByUserRow struct {
 	UserAgent  string
 }
 
+// ListSessionsByUser returns a user's live sessions, most recently used first.
 func (q *Queries) ListSessionsByUser(ctx context.Context, arg ListSessionsByUserParams) ([]ListSessionsByUserRow, error) {
 	rows, err := q.db.Query(ctx, listSessionsByUser, arg.UserID, arg.Now)
 	if err != nil {
@@ -224,6 +225,26 @@ func (q *Queries) ListSessionsByUser(ctx context.Context, arg ListSessionsByUser
 		return nil, err
 	}
 	return items, nil
+}
+
+const revokeSession = `-- name: RevokeSession :execrows
+DELETE FROM sessions WHERE id = $1 AND user_id = $2 AND expires_at > $3
+`
+
+type RevokeSessionParams struct {
+	ID     string
+	UserID string
+	Now    time.Time
+}
+
+// RevokeSession ends one of a user's live sessions; zero rows means the id is
+// not one of them (unknown, expired, already revoked, or another user's).
+func (q *Queries) RevokeSession(ctx context.Context, arg RevokeSessionParams) (int64, error) {
+	result, err := q.db.Exec(ctx, revokeSession, arg.ID, arg.UserID, arg.Now)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const touchSession = `-- name: TouchSession :execrows

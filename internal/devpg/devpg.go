@@ -93,14 +93,13 @@ func (c *Cluster) Start(ctx context.Context) error {
 	defer unlock()
 
 	if _, err := os.Stat(filepath.Join(c.DataDir, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
-		if err := os.RemoveAll(c.DataDir); err != nil {
-			return err
+		// C.UTF-8 sorts like C but lower() folds every letter, not only
+		// ASCII; where the system lacks it, plain C will do.
+		err := c.initdb(ctx, "C.UTF-8")
+		if err != nil {
+			err = c.initdb(ctx, "C")
 		}
-		if err := c.mkdir(c.DataDir); err != nil {
-			return err
-		}
-		if err := c.run(ctx, "initdb", "-D", c.DataDir, "-U", "postgres", "--auth=trust",
-			"--encoding=UTF8", "--locale=C", "--no-sync"); err != nil {
+		if err != nil {
 			return fmt.Errorf("initdb: %w", err)
 		}
 	}
@@ -122,6 +121,17 @@ func (c *Cluster) Start(ctx context.Context) error {
 		return fmt.Errorf("pg_ctl start (log in %s): %w", filepath.Join(c.DataDir, "server.log"), err)
 	}
 	return nil
+}
+
+func (c *Cluster) initdb(ctx context.Context, locale string) error {
+	if err := os.RemoveAll(c.DataDir); err != nil {
+		return err
+	}
+	if err := c.mkdir(c.DataDir); err != nil {
+		return err
+	}
+	return c.run(ctx, "initdb", "-D", c.DataDir, "-U", "postgres", "--auth=trust",
+		"--encoding=UTF8", "--locale="+locale, "--no-sync")
 }
 
 // Stop stops the cluster if it runs, keeping its files.

@@ -60,10 +60,11 @@ var _ Sender = (*SMTPSender)(nil)
 // smtps. With smtp (default port 587) the connection is upgraded with
 // STARTTLS when the server offers it and stays plaintext otherwise; with
 // smtps (default port 465) TLS starts on connect. User and password are
-// percent-decoded; when a user is given, Send authenticates (SCRAM,
-// PLAIN or LOGIN, whichever the server offers first in that order) and
-// fails if it cannot. Over a plaintext connection, PLAIN and LOGIN are
-// allowed only to a loopback host.
+// percent-decoded; when a user is given, Send authenticates with the first
+// of SCRAM-SHA-256, SCRAM-SHA-1, PLAIN and LOGIN that the server offers
+// (else another mechanism go-mail supports) and fails if it cannot. Over
+// a plaintext connection, PLAIN and LOGIN are refused unless the host is
+// localhost, 127.0.0.1 or ::1, so the password is not sent in the clear.
 //
 // from is an RFC 5322 address, optionally with a display name, such as
 // "Next Secure <no-reply@example.com>"; it is used for the From header
@@ -123,6 +124,18 @@ func parseServerURL(serverURL string) (*SMTPSender, error) {
 	return s, nil
 }
 
+// String returns the server URL without the password.
+func (s *SMTPSender) String() string {
+	u := url.URL{Scheme: "smtp", Host: net.JoinHostPort(s.host, strconv.Itoa(s.port))}
+	if s.implicitTLS {
+		u.Scheme = "smtps"
+	}
+	if s.user != "" {
+		u.User = url.User(s.user)
+	}
+	return u.String()
+}
+
 // Send delivers m over a new connection. It gives up when ctx is done, or
 // when connecting or transferring the message takes over 15 s.
 func (s *SMTPSender) Send(ctx context.Context, m Message) error {
@@ -134,21 +147,27 @@ func (s *SMTPSender) Send(ctx context.Context, m Message) error {
 		return err
 	}
 
-	var stops []func() bool
+	// go-mail uses ctx only to dial, so the connection is closed when ctx
+	// is done to abort the rest of the conversation too. It is closed in
+	// any case when Send returns: go-mail leaves it open when a command
+	// such as EHLO, AUTH or QUIT fails.
+	var cleanups []func()
 	defer func() {
-		for _, stop := range stops {
-			stop()
+		for _, cleanup := range cleanups {
+			cleanup()
 		}
 	}()
-	// go-mail uses ctx only to dial, so the connection is closed when ctx
-	// is done to abort the rest of the conversation too.
 	dial := func(dialCtx context.Context, network, _ string) (net.Conn, error) {
 		var d net.Dialer
 		conn, err := d.DialContext(dialCtx, network, net.JoinHostPort(s.host, strconv.Itoa(s.port)))
 		if err != nil {
 			return nil, err
 		}
-		stops = append(stops, context.AfterFunc(ctx, func() { conn.Close() }))
+		stop := context.AfterFunc(ctx, func() { conn.Close() })
+		cleanups = append(cleanups, func() {
+			stop()
+			conn.Close()
+		})
 		if !s.implicitTLS {
 			return conn, nil
 		}

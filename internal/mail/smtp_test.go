@@ -3,12 +3,16 @@ package mail
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	netmail "net/mail"
+	"net/textproto"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	gomailsmtp "github.com/wneessen/go-mail/smtp"
 
 	"github.com/nextsecure/nextsecure/internal/smtptest"
 )
@@ -134,6 +138,21 @@ func TestSMTPOutageAndRecovery(t *testing.T) {
 	}
 }
 
+func TestSMTPAuthFailure(t *testing.T) {
+	srv := smtptest.Start(t)
+	srv.RequireAuth("ann", "right")
+	sender, err := NewSMTP(strings.Replace(srv.URL(), ":right@", ":wrong@", 1), testFrom)
+	if err != nil {
+		t.Fatalf("NewSMTP: %v", err)
+	}
+	if err := sender.Send(t.Context(), verifyMessage(t, testTo)); err == nil {
+		t.Error("got no error with a wrong password, want one")
+	}
+	if got := len(srv.Messages()); got != 0 {
+		t.Errorf("got %d messages, want 0", got)
+	}
+}
+
 func TestSMTPRefusesInvalidMessages(t *testing.T) {
 	srv := smtptest.Start(t)
 	sender := newSender(t, srv)
@@ -222,32 +241,97 @@ func TestSMTPSendContextDone(t *testing.T) {
 	})
 
 	t.Run("cancelled while the server stalls", func(t *testing.T) {
-		// A server that accepts and then says nothing: without ctx, Send
-		// would wait for the greeting until its 15 s timeout and fail with
-		// a timeout error instead of context.Canceled.
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
+		// The server answers up to MAIL FROM, then cancels ctx and says
+		// nothing more. Without ctx, Send would wait 15 s and fail with a
+		// timeout instead of context.Canceled.
 		ctx, cancel := context.WithCancel(t.Context())
-		go func() {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { conn.Close() })
-			cancel()
-		}()
-
-		sender, err := NewSMTP("smtp://"+ln.Addr().String(), testFrom)
+		addr, commands := fakeSMTP(t, "127.0.0.1", nil, "MAIL FROM", cancel)
+		sender, err := NewSMTP("smtp://"+addr, testFrom)
 		if err != nil {
 			t.Fatalf("NewSMTP: %v", err)
 		}
 		if err := sender.Send(ctx, verifyMessage(t, testTo)); !errors.Is(err, context.Canceled) {
 			t.Errorf("got error %v, want context.Canceled", err)
 		}
+		select {
+		case <-commands:
+		case <-time.After(waitTimeout):
+			t.Error("client did not close the connection")
+		}
 	})
+}
+
+func TestSMTPNoPlaintextPasswordToRemoteHost(t *testing.T) {
+	// 127.0.0.2 is a loopback address, but go-mail only exempts localhost,
+	// 127.0.0.1 and ::1 from its TLS requirement for PLAIN and LOGIN, so
+	// to the sender it is a remote host.
+	addr, commands := fakeSMTP(t, "127.0.0.2", []string{"AUTH PLAIN LOGIN"}, "", nil)
+	sender, err := NewSMTP("smtp://ann:secret@"+addr, testFrom)
+	if err != nil {
+		t.Fatalf("NewSMTP: %v", err)
+	}
+	if err := sender.Send(t.Context(), verifyMessage(t, testTo)); !errors.Is(err, gomailsmtp.ErrUnencrypted) {
+		t.Errorf("got error %v, want %v", err, gomailsmtp.ErrUnencrypted)
+	}
+	select {
+	case got := <-commands:
+		for _, cmd := range got {
+			if strings.HasPrefix(strings.ToUpper(cmd), "AUTH") {
+				t.Errorf("got command %q over plaintext, want no AUTH", cmd)
+			}
+		}
+	case <-time.After(waitTimeout):
+		t.Error("client did not close the connection")
+	}
+}
+
+// fakeSMTP serves one connection on host with a scripted SMTP server. It
+// greets, answers EHLO advertising ext, and answers 250 to any other
+// command until one starts with stallAt (when not ""); it then calls
+// onStall and stops answering. Once the client hangs up, it sends the
+// commands it received on the returned channel.
+func fakeSMTP(tb testing.TB, host string, ext []string, stallAt string, onStall func()) (addr string, commands <-chan []string) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		tb.Skipf("cannot listen on %s: %v", host, err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	ch := make(chan []string, 1)
+	go func() {
+		var got []string
+		defer func() { ch <- got }()
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		text := textproto.NewConn(conn)
+		text.PrintfLine("220 fake ESMTP")
+		for {
+			line, err := text.ReadLine()
+			if err != nil {
+				return // the client hung up
+			}
+			got = append(got, line)
+			cmd := strings.ToUpper(line)
+			switch {
+			case stallAt != "" && strings.HasPrefix(cmd, stallAt):
+				onStall()
+				io.Copy(io.Discard, conn) // until the client hangs up
+				return
+			case strings.HasPrefix(cmd, "EHLO"):
+				text.PrintfLine("250-fake")
+				for _, e := range ext {
+					text.PrintfLine("250-%s", e)
+				}
+				text.PrintfLine("250 8BITMIME")
+			default:
+				text.PrintfLine("250 ok")
+			}
+		}
+	}()
+	return ln.Addr().String(), ch
 }
 
 func TestNewSMTP(t *testing.T) {
@@ -276,6 +360,9 @@ func TestNewSMTP(t *testing.T) {
 			}
 			if s.user != tt.user || s.password != tt.pass {
 				t.Errorf("got user %q password %q, want %q %q", s.user, s.password, tt.user, tt.pass)
+			}
+			if tt.pass != "" && strings.Contains(s.String(), tt.pass) {
+				t.Errorf("got String() %q, which leaks the password", s.String())
 			}
 		})
 	}

@@ -1,6 +1,7 @@
-// Package smtptest runs an in-process SMTP server for tests. It speaks
-// plain SMTP (no TLS) on 127.0.0.1, accepts AUTH PLAIN over that plaintext
-// connection, and records every message it accepts.
+// Package smtptest runs an in-process SMTP server for tests. It listens on
+// 127.0.0.1, speaks plain SMTP (or, with StartTLS, offers STARTTLS or
+// implicit TLS with a self-signed certificate), accepts AUTH PLAIN even
+// without TLS, and records every message it accepts.
 package smtptest
 
 import (
@@ -109,6 +110,8 @@ func StartTLS(tb testing.TB, mode TLSMode) *Server {
 		if err := s.srv.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			tb.Errorf("smtptest: close: %v", err)
 		}
+		// Serve may not have registered ln with srv yet.
+		ln.Close()
 		<-done
 	})
 	return s
