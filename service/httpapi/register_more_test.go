@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nextsecure/nextsecure/internal/mail"
 	"github.com/nextsecure/nextsecure/service"
 )
 
@@ -415,6 +416,48 @@ func TestNoSecretsInLogs(t *testing.T) {
 	for _, secret := range []string{goodPassword, res.Session.Token, "$argon2id$"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("logs contain a secret %q", secret)
+		}
+	}
+}
+
+func TestWorkersShareQueueWithoutDuplicates(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *service.Config) { c.RateLimits = false })
+	const n = 12
+	for i := range n {
+		e.register("W", fmt.Sprintf("w%d@example.com", i), goodPassword)
+	}
+	sender, err := mail.NewSMTP(e.smtp.URL(), "Next Secure <no-reply@example.test>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers := []*service.MailWorker{e.worker, e.svc.NewMailWorker(sender), e.svc.NewMailWorker(sender)}
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Go(func() {
+			for {
+				claimed, err := w.RunOnce(context.Background())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if claimed == 0 {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	for _, m := range e.smtp.Messages() {
+		seen[m.To[0]]++
+	}
+	if len(seen) != n {
+		t.Errorf("%d recipients got mail, want %d", len(seen), n)
+	}
+	for to, k := range seen {
+		if k != 1 {
+			t.Errorf("%s got %d mails, want 1", to, k)
 		}
 	}
 }
