@@ -16,6 +16,7 @@ func (s *Service) enqueue(ctx context.Context, q *db.Queries, m mail.Message) er
 	_, err := q.EnqueueMail(ctx, db.EnqueueMailParams{
 		Recipient: m.To, Subject: m.Subject, TextBody: m.Text, HtmlBody: m.HTML, RunAt: s.now(),
 	})
+	s.meters.mailQueued(err)
 	return err
 }
 
@@ -45,7 +46,7 @@ type MailWorker struct {
 func (s *Service) NewMailWorker(sender mail.Sender) *MailWorker {
 	return &MailWorker{
 		q: s.q, sender: sender, now: s.now, log: s.log,
-		Poll: time.Second, Lease: 2 * time.Minute, MaxAttempts: 25,
+		Poll: time.Second, Lease: 2 * time.Minute, MaxAttempts: 25, OnResult: s.meters.mailResult,
 	}
 }
 

@@ -1,19 +1,87 @@
 package service
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nextsecure/nextsecure/internal/password"
 )
 
-// Collectors returns the service's Prometheus collectors: the database
-// pool's use.
+// meters are the series the workflows feed. Each Service has its own, and
+// nothing is registered globally, so tests can build many services.
+type meters struct {
+	queued   prometheus.Counter
+	outcomes *prometheus.CounterVec
+	hashWait prometheus.Histogram
+}
+
+func newMeters() *meters {
+	m := &meters{
+		queued: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "nextsecure_mail_queued_total",
+			Help: "Emails queued for sending (counted when queued; a rolled-back transaction sends nothing).",
+		}),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nextsecure_mail_send_attempts_total",
+			Help: "Email send attempts by outcome: sent, retry (failed, will retry) or failed (given up).",
+		}, []string{"outcome"}),
+		hashWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "nextsecure_password_hash_wait_seconds",
+			Help:    "Time a password hash or check waited for a hashing slot, including waits that gave up.",
+			Buckets: []float64{.0001, .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+	}
+	// Start every outcome at zero, so rates work before the first failure.
+	for _, o := range []string{"sent", "retry", "failed"} {
+		m.outcomes.WithLabelValues(o)
+	}
+	return m
+}
+
+// mailQueued counts a message queued, unless queueing failed.
+func (m *meters) mailQueued(err error) {
+	if err == nil {
+		m.queued.Inc()
+	}
+}
+
+// mailResult counts one send attempt's outcome (MailWorker.OnResult).
+func (m *meters) mailResult(outcome string) { m.outcomes.WithLabelValues(outcome).Inc() }
+
+// timeWaits makes l report its slot waits to the histogram, and returns it.
+func (m *meters) timeWaits(l *password.Limiter) *password.Limiter {
+	l.OnWait = func(d time.Duration) { m.hashWait.Observe(d.Seconds()) }
+	return l
+}
+
+// Collectors returns the service's Prometheus collectors: mail queued and
+// sent, password hashing (queue wait, callers waiting, slots in use) and the
+// database pool's use.
 func (s *Service) Collectors() []prometheus.Collector {
-	stat := func(name, help string, f func() float64) prometheus.Collector {
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
+	counter := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
+	}
 	return []prometheus.Collector{
-		stat("nextsecure_db_pool_acquired_conns", "Connections in use.", func() float64 { return float64(s.pool.Stat().AcquiredConns()) }),
-		stat("nextsecure_db_pool_idle_conns", "Idle connections.", func() float64 { return float64(s.pool.Stat().IdleConns()) }),
-		stat("nextsecure_db_pool_total_conns", "Open connections.", func() float64 { return float64(s.pool.Stat().TotalConns()) }),
-		stat("nextsecure_db_pool_max_conns", "Pool size.", func() float64 { return float64(s.pool.Stat().MaxConns()) }),
+		s.meters.queued,
+		s.meters.outcomes,
+		s.meters.hashWait,
+		gauge("nextsecure_password_hash_waiting", "Callers waiting for a password hashing slot.",
+			func() float64 { return float64(s.hashes.Waiting()) }),
+		gauge("nextsecure_password_hash_in_use", "Password hashing slots in use.",
+			func() float64 { return float64(s.hashes.InUse()) }),
+		gauge("nextsecure_db_pool_acquired_conns", "Connections in use.", func() float64 { return float64(s.pool.Stat().AcquiredConns()) }),
+		gauge("nextsecure_db_pool_idle_conns", "Idle connections.", func() float64 { return float64(s.pool.Stat().IdleConns()) }),
+		gauge("nextsecure_db_pool_total_conns", "Open connections.", func() float64 { return float64(s.pool.Stat().TotalConns()) }),
+		gauge("nextsecure_db_pool_max_conns", "Pool size.", func() float64 { return float64(s.pool.Stat().MaxConns()) }),
+		counter("nextsecure_db_pool_acquires_total", "Connections acquired from the pool.",
+			func() float64 { return float64(s.pool.Stat().AcquireCount()) }),
+		counter("nextsecure_db_pool_empty_acquires_total", "Acquires that had to wait for a connection.",
+			func() float64 { return float64(s.pool.Stat().EmptyAcquireCount()) }),
+		counter("nextsecure_db_pool_acquire_wait_seconds_total", "Total time spent acquiring connections.",
+			func() float64 { return s.pool.Stat().AcquireDuration().Seconds() }),
 	}
 }

@@ -56,6 +56,7 @@ type Service struct {
 	now    func() time.Time
 	log    *slog.Logger
 	hashes *password.Limiter
+	meters *meters // the service's own Prometheus series (metrics.go)
 }
 
 // New returns a Service. now is the clock (time.Now in production; tests
@@ -67,13 +68,15 @@ func New(pool *pgxpool.Pool, cfg Config, now func() time.Time, logger *slog.Logg
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	m := newMeters()
 	return &Service{
 		pool:   pool,
 		q:      db.New(pool),
 		cfg:    cfg,
 		now:    func() time.Time { return now().UTC().Truncate(time.Microsecond) },
 		log:    logger,
-		hashes: password.NewLimiter(cfg.HashSlots, cfg.HashWait),
+		hashes: m.timeWaits(password.NewLimiter(cfg.HashSlots, cfg.HashWait)),
+		meters: m,
 	}
 }
 

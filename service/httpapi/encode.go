@@ -90,6 +90,10 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if !ok {
 		status = http.StatusInternalServerError
 	}
+	var se statusError
+	if errors.As(err, &se) {
+		status = se.status
+	}
 	if status >= 500 {
 		logger.ErrorContext(r.Context(), "request failed", "status", status, "code", e.Code, "err", err)
 	} else {
@@ -123,6 +127,20 @@ func writeProblem(w http.ResponseWriter, status int, p problem) {
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(p)
 }
+
+// statusError answers an error with another status than its code's usual
+// one: invalid_credentials is 401 at sign-in but 403 when a signed-in user
+// gives a wrong current password (401 would tell the client to sign in again).
+type statusError struct {
+	err    error
+	status int
+}
+
+func (e statusError) Error() string { return e.err.Error() }
+func (e statusError) Unwrap() error { return e.err }
+
+// withStatus makes err answer with status.
+func withStatus(status int, err error) error { return statusError{err: err, status: status} }
 
 // fail builds an HTTP-layer error.
 func fail(code service.Code, msg string) error {

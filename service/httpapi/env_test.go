@@ -88,6 +88,9 @@ func newEnv(t *testing.T, configure ...func(*service.Config)) *env {
 		clock: &clock{t: time.Now().UTC().Truncate(time.Second)}}
 	cfg := service.DefaultConfig()
 	cfg.BaseURL = baseURL
+	// Tests share two cores with parallel tests and the database; a
+	// generous wait for a hashing slot keeps them from seeing 503 busy.
+	cfg.HashWait = time.Minute
 	for _, f := range configure {
 		f(&cfg)
 	}

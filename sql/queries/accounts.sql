@@ -32,3 +32,9 @@ DELETE FROM accounts WHERE user_id = @user_id AND provider = @provider;
 
 -- name: CountAccountsByUser :one
 SELECT count(*) FROM accounts WHERE user_id = @user_id;
+
+-- name: LockLoginMethods :exec
+-- LockLoginMethods serialises, until the transaction ends, every change to one
+-- user's ways of signing in, so two concurrent unlinks cannot each leave the
+-- other as the last one.
+SELECT pg_advisory_xact_lock(hashtextextended('login-methods:' || @user_id::text, 0));

@@ -23,13 +23,19 @@ SET last_used_at = @now, expires_at = @expires_at
 WHERE id = @id AND last_used_at < @stale_before;
 
 -- name: ListSessionsByUser :many
+-- ListSessionsByUser returns a user's live sessions, most recently used first.
 SELECT id, user_id, created_at, last_used_at, expires_at, ip, user_agent
 FROM sessions
 WHERE user_id = @user_id AND expires_at > @now
-ORDER BY created_at DESC, id DESC;
+ORDER BY last_used_at DESC, created_at DESC, id DESC;
 
 -- name: DeleteSession :execrows
 DELETE FROM sessions WHERE id = @id AND user_id = @user_id;
+
+-- name: RevokeSession :execrows
+-- RevokeSession ends one of a user's live sessions; zero rows means the id is
+-- not one of them (unknown, expired, already revoked, or another user's).
+DELETE FROM sessions WHERE id = @id AND user_id = @user_id AND expires_at > @now;
 
 -- name: DeleteSessionsByUser :execrows
 DELETE FROM sessions WHERE user_id = @user_id;
