@@ -91,12 +91,8 @@ func (s *Service) SetRoleByEmail(ctx context.Context, emailIn, role string) (Use
 			return err
 		}
 		if before.Role == RoleAdmin && role != RoleAdmin && before.IsActive {
-			n, err := q.CountActiveAdmins(ctx)
-			if err != nil {
+			if err := s.requireOtherAdmin(ctx, q); err != nil {
 				return err
-			}
-			if n <= 1 {
-				return Errorf(CodeConflict, "That would leave no active administrator.")
 			}
 		}
 		row, err := q.SetUserRoleByEmail(ctx, db.SetUserRoleByEmailParams{Email: email, Role: role})

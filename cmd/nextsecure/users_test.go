@@ -70,7 +70,7 @@ func TestUsers(t *testing.T) {
 		{"existing email", pw, []string{"create", "--email", "ADA@example.com", "--name", "Ada"}, "already exists"},
 		{"set-role unknown email", "", []string{"set-role", "--email", "nobody@example.com", "--role", "user"}, "No account has that email"},
 		{"set-role bad role", "", []string{"set-role", "--email", "ada@example.com", "--role", "root"}, "role"},
-		{"set-role last admin", "", []string{"set-role", "--email", "ada@example.com", "--role", "user"}, "no active administrator"},
+		{"set-role last admin", "", []string{"set-role", "--email", "ada@example.com", "--role", "user"}, "last active admin"},
 		{"password as a flag", pw, []string{"create", "--email", "bob@example.com", "--name", "Bob", "--password", pw}, "flag provided but not defined"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
