@@ -85,6 +85,11 @@ func (a *api) common(next http.Handler) http.Handler {
 		if hsts {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
+		// Auth, account and admin answers are personal: never cached,
+		// errors and unknown routes under /v1/ included.
+		if strings.HasPrefix(r.URL.Path, "/v1/") {
+			h.Set("Cache-Control", "no-store")
+		}
 		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), requestIDKey, id), a.cfg.RequestTimeout)
 		defer cancel()
 		r = r.WithContext(ctx)
@@ -110,14 +115,6 @@ func newRequestID() string {
 	var b [12]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// noStore marks responses as uncacheable (every /v1/auth and /v1/me response).
-func noStore(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		next.ServeHTTP(w, r)
-	})
 }
 
 // clientIP is the request's client address: the peer, or, when the peer is

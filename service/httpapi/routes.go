@@ -1,13 +1,10 @@
 package httpapi
 
-import (
-	"net/http"
-)
-
 // routes lists the whole HTTP surface (API.md).
 func (a *api) routes() {
-	public := func(route string, h http.Handler) http.Handler { return noStore(a.throttled(route, h)) }
-	me := func(h http.Handler) http.Handler { return noStore(a.authed(h)) }
+	// Every response under /v1/ is marked Cache-Control: no-store by a.common.
+	public := a.throttled
+	me := a.authed
 
 	a.handle("GET", "/healthz", a.handleHealthz())
 	a.handle("GET", "/readyz", a.handleReadyz())
@@ -30,9 +27,9 @@ func (a *api) routes() {
 	a.handle("DELETE", "/v1/me/sessions/:id", me(a.handleRevokeSession()))
 	a.handle("DELETE", "/v1/me/accounts/:provider", me(a.handleUnlinkAccount()))
 
-	a.handle("GET", "/v1/admin/users", noStore(a.admin(a.handleListUsers())))
-	a.handle("GET", "/v1/admin/users/:id", noStore(a.admin(a.handleGetUser())))
-	a.handle("PATCH", "/v1/admin/users/:id", noStore(a.admin(a.handleUpdateUser())))
-	a.handle("DELETE", "/v1/admin/users/:id", noStore(a.admin(a.handleDeleteUser())))
-	a.handle("GET", "/v1/admin/users/:id/events", noStore(a.admin(a.handleListEvents())))
+	a.handle("GET", "/v1/admin/users", a.admin(a.handleListUsers()))
+	a.handle("GET", "/v1/admin/users/:id", a.admin(a.handleGetUser()))
+	a.handle("PATCH", "/v1/admin/users/:id", a.admin(a.handleUpdateUser()))
+	a.handle("DELETE", "/v1/admin/users/:id", a.admin(a.handleDeleteUser()))
+	a.handle("GET", "/v1/admin/users/:id/events", a.admin(a.handleListEvents()))
 }

@@ -33,6 +33,8 @@ func TestAuthResponsesAreNotCached(t *testing.T) {
 		{method: "POST", path: "/v1/auth/register", body: "{"},
 		{method: "GET", path: "/v1/me"},
 		{method: "GET", path: "/v1/me/sessions"},
+		{method: "POST", path: "/v1/me"},
+		{method: "GET", path: "/v1/auth/nope"},
 	} {
 		if got := e.do(r).Header.Get("Cache-Control"); got != "no-store" {
 			t.Errorf("%s %s: Cache-Control = %q, want no-store", r.method, r.path, got)
