@@ -4,9 +4,9 @@ GO    ?= go
 
 .PHONY: run test generate check-generated lint bench devdb-stop
 
-## run: start the server on http://localhost:8080 (a throwaway PostgreSQL when DATABASE_URL is unset)
+## run: start the server on http://localhost:8080 (a throwaway PostgreSQL when DATABASE_URL is unset, here and in .env)
 run:
-	@if [ -z "$$DATABASE_URL" ]; then \
+	@if [ -z "$$DATABASE_URL" ] && ! grep -qsE '^[[:space:]]*(export[[:space:]]+)?DATABASE_URL=.' .env; then \
 		echo "DATABASE_URL is unset: starting the throwaway PostgreSQL cluster (make devdb-stop stops it)" >&2; \
 		DATABASE_URL=$$($(GO) run ./internal/cmd/devdb start) || exit 1; \
 		export DATABASE_URL; \
@@ -32,6 +32,12 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+
+## bench: load-test the server on this machine (throwaway PostgreSQL; BENCH_FLAGS="-duration 10s -clients 16,64")
+bench:
+	$(GO) build -o bin/nextsecure ./cmd/nextsecure
+	$(GO) build -o bin/loadbench ./internal/cmd/loadbench
+	bin/loadbench -server bin/nextsecure $(BENCH_FLAGS)
 
 ## devdb-stop: stop the throwaway PostgreSQL cluster
 devdb-stop:

@@ -1,0 +1,304 @@
+// Command loadbench measures nextsecure under load on this machine, in one
+// run: it recreates a database of its own on the project's throwaway
+// PostgreSQL cluster, migrates and seeds it, starts the server binary as a
+// separate process (a fresh one for every cell), drives it with vegeta (closed model: a fixed number of
+// clients, each sending its next request as soon as the previous one
+// answered), and prints throughput, latency, errors, peak RSS and CPU use
+// per scenario, beside the password-hashing limit and a bare
+// net/http+pgx baseline for GET /v1/me ("loadbench bare-serve", which the
+// run starts as a process of its own).
+//
+//	go build -o bin/nextsecure ./cmd/nextsecure
+//	go run ./internal/cmd/loadbench -server bin/nextsecure [-duration 10s] [-clients 16,64]
+//
+// "make bench" does both. The cluster is left running (like make run and
+// make test do), so the next run starts fast; make devdb-stop stops it. The
+// bench database is dropped and recreated at the start of every run and left
+// behind afterwards for inspection.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nextsecure/nextsecure/internal/devpg"
+)
+
+type options struct {
+	server    string
+	dbName    string
+	users     int
+	sessions  int
+	duration  time.Duration
+	clients   []int
+	scenarios []string
+	hashTime  time.Duration
+	logPath   string
+	bare      bool
+	quietWait time.Duration
+	serverEnv []string
+	stopDB    bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "bare-serve" {
+		if err := bareServe(ctx, os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "loadbench bare-serve:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	code, err := run(ctx, os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadbench:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string) (int, error) {
+	var o options
+	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
+	fs.StringVar(&o.server, "server", "bin/nextsecure", "the nextsecure binary to start")
+	fs.StringVar(&o.dbName, "db", "nextsecure_bench", "database to drop, recreate and seed on the throwaway cluster")
+	fs.IntVar(&o.users, "users", 3000, "seeded users (active, verified, one shared password)")
+	fs.IntVar(&o.sessions, "sessions", 3000, "seeded sessions (one each for the first N users) for GET /v1/me")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "duration of each scenario at each client count")
+	clients := fs.String("clients", "16,64", "comma-separated numbers of concurrent clients")
+	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run")
+	fs.DurationVar(&o.hashTime, "hash-time", 3*time.Second, "how long to measure the password-hashing limit")
+	fs.StringVar(&o.logPath, "log", "bin/loadbench-server.log", "file for the server's standard output and error")
+	fs.BoolVar(&o.bare, "bare", true, "also measure the bare GET /v1/me baseline")
+	fs.DurationVar(&o.quietWait, "quiet-wait", time.Minute, "in all, how long to wait for other work on the machine to calm down before cells (0: never wait)")
+	extraEnv := fs.String("server-env", "", "comma-separated NAME=VALUE settings for the server process only, for experiments (e.g. GOGC=50)")
+	fs.BoolVar(&o.stopDB, "stop-db", false, "stop the throwaway cluster at the end (default: leave it running for the next run)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, nil
+		}
+		return 2, err
+	}
+	for _, s := range strings.Split(*clients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return 2, fmt.Errorf("-clients: bad number %q", s)
+		}
+		o.clients = append(o.clients, n)
+	}
+	for _, s := range strings.Split(*scenarios, ",") {
+		s = strings.TrimSpace(s)
+		if !slices.Contains(allScenarios, s) {
+			return 2, fmt.Errorf("-scenarios: unknown %q (want some of %s)", s, strings.Join(allScenarios, ","))
+		}
+		o.scenarios = append(o.scenarios, s)
+	}
+	for _, kv := range strings.Split(*extraEnv, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		if !strings.Contains(kv, "=") {
+			return 2, fmt.Errorf("-server-env: want NAME=VALUE, got %q", kv)
+		}
+		o.serverEnv = append(o.serverEnv, kv)
+	}
+	if o.sessions > o.users {
+		o.sessions = o.users
+	}
+	bin, err := filepath.Abs(o.server)
+	if err != nil {
+		return 1, err
+	}
+	o.server = bin
+
+	started := time.Now()
+	fmt.Printf("loadbench: %s\n", machineLine())
+	for _, name := range []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"} {
+		if v := os.Getenv(name); v != "" {
+			fmt.Printf("loadbench: %s=%s is set, and passed on to the server\n", name, v)
+		}
+	}
+	if len(o.serverEnv) > 0 {
+		fmt.Printf("loadbench: server started with %s\n", strings.Join(o.serverEnv, " "))
+	}
+	fmt.Printf("NOTE: server, load generator and PostgreSQL all share these %d CPUs; every figure below is\n"+
+		"      bounded by that sharing (the CPU columns show who used them).\n\n", runtime.NumCPU())
+
+	// 1. The database.
+	cluster, err := devpg.Locate(devpg.ProjectDir())
+	if err != nil {
+		return 1, err
+	}
+	step("starting the throwaway PostgreSQL cluster (%s)", cluster.DataDir)
+	if err := cluster.Start(ctx); err != nil {
+		return 1, err
+	}
+	if o.stopDB {
+		defer func() {
+			step("stopping the throwaway PostgreSQL cluster")
+			if err := cluster.Stop(context.WithoutCancel(ctx)); err != nil {
+				fmt.Fprintln(os.Stderr, "loadbench: stopping the cluster:", err)
+			}
+		}()
+	}
+	dsn := cluster.URL(o.dbName)
+	step("recreating database %q", o.dbName)
+	if err := recreateDatabase(ctx, cluster.URL("postgres"), o.dbName); err != nil {
+		return 1, err
+	}
+	step("%s migrate up", filepath.Base(o.server))
+	if err := migrateUp(ctx, o.server, dsn); err != nil {
+		return 1, err
+	}
+	seedStart := time.Now()
+	sd, err := seed(ctx, dsn, o.users, o.sessions)
+	if err != nil {
+		return 1, fmt.Errorf("seeding: %w", err)
+	}
+	step("seeded %d users (one shared argon2id hash) and %d sessions in %s",
+		o.users, len(sd.tokens), time.Since(seedStart).Round(time.Millisecond))
+
+	cp := cpuProbe{postmaster: postmasterPID(cluster.DataDir), dbName: o.dbName}
+	bg := backgroundLoad(cp, time.Second)
+	step("background load before the run: %.2f of %d cores busy", bg, runtime.NumCPU())
+	if bg > 0.2 {
+		step("WARNING: other work is using the CPUs; the figures will be low and noisy (see the CPU 'other' column)")
+	}
+
+	// 2. The server: a fresh process for every cell, so that each cell's
+	// peak RSS is its own and not what an earlier cell left in the heap.
+	if err := os.MkdirAll(filepath.Dir(o.logPath), 0o755); err != nil {
+		return 1, err
+	}
+	if err := os.WriteFile(o.logPath, nil, 0o644); err != nil {
+		return 1, err
+	}
+	step("server log (every cell's server appends to it): %s", o.logPath)
+	var current *server
+	defer func() {
+		if current != nil {
+			current.stop()
+		}
+	}()
+	start := func() (*server, error) {
+		srv, err := startServer(ctx, o.server, dsn, o.logPath, o.serverEnv)
+		if err != nil {
+			return nil, err
+		}
+		current, cp.server = srv, srv.pid()
+		return srv, nil
+	}
+	stop := func() {
+		if err := current.stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "loadbench: stopping the server:", err)
+		}
+		current, cp.server = nil, 0
+	}
+
+	// 3. The scenarios. The hashing limit is measured (server idle) right
+	// before each scenario that hashes, so that each ratio compares figures
+	// taken under the same conditions: this machine's speed drifts by 10%
+	// or more over minutes.
+	var cells []cell
+	var hashes []hashSample
+	measureHashes := func(before string) {
+		waitQuiet(ctx, cp, &o.quietWait)
+		step("hashing limit before %s: password.Hash on %d goroutines for %s", before, runtime.GOMAXPROCS(0), o.hashTime)
+		h := hashLimit(o.hashTime)
+		h.before = before
+		hashes = append(hashes, h)
+		step("hashing limit: %.1f hashes/s (%.0f page faults per hash)", h.rate, h.faults)
+	}
+scenarios:
+	for _, name := range o.scenarios {
+		for i, n := range o.clients {
+			if ctx.Err() != nil {
+				return 1, ctx.Err()
+			}
+			srv, err := start()
+			if err != nil {
+				return 1, err
+			}
+			sc := newScenario(name, srv.base, sd)
+			if i == 0 {
+				if why := probe(ctx, sc); why != "" {
+					stop()
+					step("SKIP %s: %s", sc.label, why)
+					for _, n := range o.clients {
+						cells = append(cells, cell{scenario: sc.label, clients: n, skipped: why})
+					}
+					continue scenarios
+				}
+				if name == "login" || name == "register" {
+					measureHashes(sc.label)
+				}
+			}
+			waitQuiet(ctx, cp, &o.quietWait)
+			step("%s at %d clients for %s (server pid %d on %s)", sc.label, n, o.duration, srv.pid(), srv.base)
+			cells = append(cells, attack(ctx, sc, n, o.duration, cp))
+			stop()
+		}
+	}
+	if len(hashes) == 0 {
+		measureHashes("the end")
+	}
+
+	// 4. The bare baseline for GET /v1/me.
+	var bare *cell
+	if o.bare && slices.Contains(o.scenarios, "me") {
+		n := slices.Max(o.clients)
+		waitQuiet(ctx, cp, &o.quietWait)
+		step("bare baseline (net/http + pgx + db.GetSessionUser, a process of its own) at %d clients for %s", n, o.duration)
+		c, err := runBare(ctx, dsn, sd, n, o.duration, cp)
+		if err != nil {
+			return 1, fmt.Errorf("bare baseline: %w", err)
+		}
+		bare = &c
+	}
+
+	fmt.Println()
+	fmt.Printf("background load before the run: %.2f cores\n", bg)
+	invalid := report(os.Stdout, cells, bare, hashes, o)
+	fmt.Printf("\ntotal run time %s\n", time.Since(started).Round(time.Second))
+	if invalid {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+func step(format string, args ...any) {
+	fmt.Printf("[%s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// waitQuiet waits, out of the budget left, until the machine's other work
+// (and any backlog of the server's, e.g. queued mail) uses under noiseCores.
+func waitQuiet(ctx context.Context, cp cpuProbe, budget *time.Duration) {
+	for {
+		start := time.Now()
+		bg := backgroundLoad(cp, 500*time.Millisecond)
+		if bg <= noiseCores {
+			return
+		}
+		*budget -= time.Since(start)
+		if *budget <= 0 || ctx.Err() != nil {
+			step("machine still busy (%.2f cores used by other work); going on", bg)
+			return
+		}
+		step("waiting for the machine to calm down (%.2f cores used by other work; %s left to wait)",
+			bg, budget.Round(time.Second))
+		time.Sleep(2 * time.Second)
+		*budget -= 2 * time.Second
+	}
+}

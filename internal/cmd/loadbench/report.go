@@ -1,0 +1,169 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// report prints the table, the error details and the ratios against the
+// targets; it returns whether any cell that ran is invalid (errors dominate).
+func report(out io.Writer, cells []cell, bare *cell, hashes []hashSample, o options) (invalid bool) {
+	for _, h := range hashes {
+		fmt.Fprintf(out, "hashing limit before %s (password.Hash on %d goroutines, %s, server idle): %.1f hashes/s, %.0f page faults per hash\n",
+			h.before, runtime.GOMAXPROCS(0), o.hashTime, h.rate, h.faults)
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "Closed model: N clients, each sends its next request when the previous one answered; %s per cell.\n", o.duration)
+	fmt.Fprintf(out, "req/s counts 2xx answers only; p50/p99 cover every answer; errors = non-2xx answers + transport errors.\n")
+	fmt.Fprintf(out, "peak RSS and faults/req (minor page faults per request) are the server's (or the bare handler's).\n")
+	fmt.Fprintf(out, "CPU = cores used during the cell by the server (or the bare handler) / this load generator /\n"+
+		"      PostgreSQL (bench database and cluster processes) / anything else on the machine, of %d.\n\n", runtime.NumCPU())
+	all := cells
+	if bare != nil {
+		all = append(slices.Clone(cells), *bare)
+	}
+	noisy := false
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tclients\treq/s\tp50\tp99\terrors\tpeak RSS\tfaults/req\tCPU srv/gen/pg/other\t")
+	for _, c := range all {
+		if c.skipped != "" {
+			fmt.Fprintf(tw, "%s\t%d\tskipped\t-\t-\t-\t-\t-\t-\t\n", c.scenario, c.clients)
+			continue
+		}
+		rss := "-"
+		if c.peakRSSKiB > 0 {
+			rss = fmt.Sprintf("%.1f MiB", float64(c.peakRSSKiB)/1024)
+		}
+		errs := fmt.Sprint(c.errors())
+		if c.invalid() {
+			errs += " INVALID"
+			invalid = true
+		}
+		mark := ""
+		if c.cpu.other > noiseCores {
+			mark, noisy = " !", true
+		}
+		faults := "-"
+		if c.requests > 0 && c.peakRSSKiB > 0 {
+			faults = fmt.Sprintf("%.1f", float64(c.faults)/float64(c.requests))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t%.2f/%.2f/%.2f/%.2f%s\t\n", c.scenario, c.clients, c.rate(),
+			ms(c.p50), ms(c.p99), errs, rss, faults, c.cpu.server, c.cpu.self, c.cpu.pg, c.cpu.other, mark)
+	}
+	tw.Flush()
+	if noisy {
+		fmt.Fprintf(out, "! other work used more than %.1f core during the cell: its figures are low and noisy; re-run on a quiet machine.\n", noiseCores)
+	}
+
+	var details []string
+	for _, c := range all {
+		if c.skipped != "" {
+			details = append(details, fmt.Sprintf("  %s @%d: skipped: %s", c.scenario, c.clients, c.skipped))
+			continue
+		}
+		for _, code := range sortedCodes(c.codes) {
+			what := fmt.Sprintf("HTTP %d", code)
+			if code == 0 {
+				what = "transport error"
+			}
+			details = append(details, fmt.Sprintf("  %s @%d: %d × %s, e.g. %s",
+				c.scenario, c.clients, c.codes[code], what, c.samples[code]))
+		}
+	}
+	if len(details) > 0 {
+		fmt.Fprintln(out, "\nerrors and skips:")
+		fmt.Fprintln(out, strings.Join(details, "\n"))
+	}
+
+	top := slices.Max(o.clients)
+	find := func(name string, clients int) *cell {
+		for i := range cells {
+			if cells[i].scenario == name && cells[i].clients == clients && cells[i].skipped == "" {
+				return &cells[i]
+			}
+		}
+		return nil
+	}
+	fmt.Fprintln(out, "\nratios against targets:")
+	for _, name := range []string{"POST /v1/auth/login", "POST /v1/auth/register"} {
+		hashRate := 0.0
+		for _, h := range hashes {
+			if h.before == name {
+				hashRate = h.rate
+			}
+		}
+		for _, n := range o.clients {
+			c := find(name, n)
+			if c == nil {
+				fmt.Fprintf(out, "  %-24s @%-3d ÷ hashing limit: n/a (not measured)\n", name, n)
+				continue
+			}
+			r := c.rate() / hashRate
+			fmt.Fprintf(out, "  %-24s @%-3d ÷ hashing limit: %.1f / %.1f = %.2f  (target ≥ 0.90: %s)%s\n",
+				name, n, c.rate(), hashRate, r, verdict(r, 0.90, true), invalidNote(c))
+		}
+	}
+	if c := find("GET /v1/me", top); c != nil {
+		fmt.Fprintf(out, "  GET /v1/me @%d: %.0f req/s (target ≥ 10000: %s), p50 %s (target < 5 ms: %s)%s\n", top,
+			c.rate(), verdict(c.rate(), 10000, true), ms(c.p50), verdict(float64(c.p50)/1e6, 5, false), invalidNote(c))
+		if bare != nil && bare.rate() > 0 {
+			fmt.Fprintf(out, "  GET /v1/me @%d vs bare handler running the same query: %.0f / %.0f = %.2f of the floor (p50 %s vs %s)\n",
+				top, c.rate(), bare.rate(), c.rate()/bare.rate(), ms(c.p50), ms(bare.p50))
+		}
+	} else {
+		fmt.Fprintf(out, "  GET /v1/me @%d: n/a (not measured)\n", top)
+	}
+	if c := find("GET /healthz", top); c != nil {
+		fmt.Fprintf(out, "  GET /healthz @%d: %.0f req/s (target ≥ 45000: %s)%s\n", top, c.rate(),
+			verdict(c.rate(), 45000, true), invalidNote(c))
+	} else {
+		fmt.Fprintf(out, "  GET /healthz @%d: n/a (not measured)\n", top)
+	}
+	if c := find("POST /v1/auth/login", top); c != nil {
+		mib := float64(c.peakRSSKiB) / 1024
+		fmt.Fprintf(out, "  peak RSS @%d concurrent logins: %.1f MiB (target < 100 MiB: %s)%s\n", top, mib,
+			verdict(mib, 100, false), invalidNote(c))
+	} else {
+		fmt.Fprintf(out, "  peak RSS @%d concurrent logins: n/a (login not measured)\n", top)
+	}
+	fmt.Fprintf(out, "\nNOTE: %d CPUs shared by server, load generator and PostgreSQL; see the CPU column.\n", runtime.NumCPU())
+	if invalid {
+		fmt.Fprintln(out, "INVALID: errors dominate at least one cell above; its figures measure failures, not the service.")
+	}
+	return invalid
+}
+
+// noiseCores is how much CPU other work may take during a cell before its
+// figures are flagged as unreliable.
+const noiseCores = 0.2
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
+
+// verdict says whether v meets target (at least it when atLeast, else below
+// it), and by how much it misses.
+func verdict(v, target float64, atLeast bool) string {
+	if atLeast && v >= target || !atLeast && v < target {
+		return "met"
+	}
+	if atLeast {
+		return fmt.Sprintf("MISSED by %.0f%%", (target-v)/target*100)
+	}
+	return fmt.Sprintf("MISSED by %.0f%%", (v-target)/target*100)
+}
+
+func invalidNote(c *cell) string {
+	if c.invalid() {
+		return "  [INVALID: errors dominate]"
+	}
+	if c.errors() > 0 {
+		return fmt.Sprintf("  [%d errors]", c.errors())
+	}
+	return ""
+}
