@@ -83,7 +83,8 @@ type problemField struct {
 }
 
 // writeError answers err as a problem. 5xx are logged at error level with
-// their cause, 4xx at debug; neither log line carries request secrets.
+// their cause (503 unavailable at warning level), 4xx at debug; no log line
+// carries request secrets.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	e := service.AsError(err)
 	status, ok := statusOf[e.Code]
@@ -94,9 +95,14 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if errors.As(err, &se) {
 		status = se.status
 	}
-	if status >= 500 {
+	switch {
+	case e.Code == service.CodeUnavailable:
+		// An outage or overload: expected, often many at once, and told
+		// to the client with Retry-After; a warning, not an error.
+		logger.WarnContext(r.Context(), "request refused: unavailable", "status", status, "err", err)
+	case status >= 500:
 		logger.ErrorContext(r.Context(), "request failed", "status", status, "code", e.Code, "err", err)
-	} else {
+	default:
 		logger.DebugContext(r.Context(), "request refused", "status", status, "code", e.Code)
 	}
 	if e.RetryAfter > 0 {
