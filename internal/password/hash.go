@@ -9,12 +9,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/nextsecure/nextsecure/internal/password/internal/argon2"
 )
 
 // Current argon2id parameters (OWASP: m=19 MiB, t=2, p=1).
@@ -47,6 +49,14 @@ var ErrInvalidHash = errors.New("password: invalid hash")
 
 var b64 = base64.RawStdEncoding
 
+// workAreas keeps, for reuse, the argon2id work areas (19 MiB each) of
+// hashes whose parameters give the current ones' size: at most one per hash
+// that a default Limiter lets run at once, so at most GOMAXPROCS × 19 MiB
+// for the life of the process. Hashes beyond that, or of another size (a
+// stored hash with other parameters), allocate their own. Work areas are
+// cleared after every hash, kept or not.
+var workAreas = argon2.NewPool(memoryKiB, parallelism, runtime.GOMAXPROCS(0))
+
 // argon2Hash is a parsed argon2id PHC string.
 type argon2Hash struct {
 	memory      uint32
@@ -64,7 +74,7 @@ func Hash(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password: reading salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, iterations, memoryKiB, parallelism, keyLen)
+	key := workAreas.IDKey([]byte(password), salt, iterations, memoryKiB, parallelism, keyLen)
 	return encode(argon2Hash{memoryKiB, iterations, parallelism, salt, key}), nil
 }
 
@@ -94,7 +104,7 @@ func Verify(password, encoded string) (ok, needsRehash bool, err error) {
 		if err != nil {
 			return false, false, err
 		}
-		got := argon2.IDKey([]byte(password), h.salt, h.iterations, h.memory, h.parallelism, uint32(len(h.key)))
+		got := workAreas.IDKey([]byte(password), h.salt, h.iterations, h.memory, h.parallelism, uint32(len(h.key)))
 		if subtle.ConstantTimeCompare(got, h.key) != 1 {
 			return false, false, nil
 		}
