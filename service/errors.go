@@ -79,10 +79,11 @@ func ErrorCode(err error) Code {
 	return CodeInternal
 }
 
-// AsError returns err as an *Error, wrapping anything else as CodeInternal.
+// AsError returns err as an *Error: its own, or the translation of a driver
+// or context error, or CodeInternal for anything else.
 func AsError(err error) *Error {
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(translate(err), &e) {
 		return e
 	}
 	return &Error{Code: CodeInternal, Message: "Something went wrong on our side.", err: err}
@@ -116,6 +117,11 @@ func translate(err error) error {
 			return unavailable(err)
 		}
 		return &Error{Code: CodeInternal, Message: "Something went wrong on our side.", err: err}
+	}
+	if errors.Is(err, context.Canceled) {
+		// The client went away (or the server is stopping): nobody reads
+		// the answer, and it is no bug of ours.
+		return &Error{Code: CodeUnavailable, Message: "The request was cancelled.", err: err}
 	}
 	var connErr *pgconn.ConnectError
 	var netErr net.Error
