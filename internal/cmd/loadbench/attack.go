@@ -1,89 +1,93 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
-	"sync/atomic"
+	"strings"
+	"syscall"
 	"time"
-
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 var allScenarios = []string{"login", "me", "register", "healthz"}
 
-// registrations numbers the benchmark's sign-ups; with runID it makes every
-// registered email unique.
-var (
-	registrations atomic.Uint64
-	runID         = strconv.FormatInt(time.Now().UnixNano(), 36)
-)
+// runID makes every email the benchmark registers unique across runs.
+var runID = strconv.FormatInt(time.Now().UnixNano(), 36)
 
 // registerPassword is what every benchmark registration sends: 8+ characters
 // and not among the common passwords.
 const registerPassword = "loadbench-Fresh-Passw0rd-9913"
 
+// errNoWrk is the whole message when wrk is missing.
+var errNoWrk = errors.New("wrk not found: apt-get install wrk")
+
+// scenario is one route under load: the Lua script that makes wrk send its
+// requests, and one request of the same kind for the probe.
 type scenario struct {
 	name, label string
-	targeter    vegeta.Targeter
+	url         string // what wrk is pointed at
+	script      string // wrk Lua script
+	probe       func() (*http.Request, error)
 }
 
 func newScenario(name, base string, sd seedData) scenario {
-	jsonHeader := http.Header{"Content-Type": {"application/json"}}
 	switch name {
 	case "login":
-		bodies := make([][]byte, len(sd.emails))
+		bodies := make([]string, len(sd.emails))
 		for i, e := range sd.emails {
-			bodies[i] = fmt.Appendf(nil, `{"email":%q,"password":%q}`, e, seedPassword)
+			b, _ := json.Marshal(map[string]string{"email": e, "password": seedPassword})
+			bodies[i] = string(b)
 		}
-		var n atomic.Uint64
-		return scenario{name, "POST /v1/auth/login", func(t *vegeta.Target) error {
-			i := n.Add(1) - 1
-			*t = vegeta.Target{Method: "POST", URL: base + "/v1/auth/login",
-				Body: bodies[i%uint64(len(bodies))], Header: jsonHeader}
-			return nil
-		}}
+		return scenario{name, "POST /v1/auth/login", base + "/v1/auth/login", loginScript(bodies),
+			func() (*http.Request, error) {
+				return jsonRequest(base+"/v1/auth/login", bodies[0])
+			}}
 	case "me":
-		headers := make([]http.Header, len(sd.tokens))
-		for i, tok := range sd.tokens {
-			headers[i] = http.Header{"Authorization": {"Bearer " + tok}}
-		}
-		var n atomic.Uint64
-		return scenario{name, "GET /v1/me", func(t *vegeta.Target) error {
-			i := n.Add(1) - 1
-			*t = vegeta.Target{Method: "GET", URL: base + "/v1/me", Header: headers[i%uint64(len(headers))]}
-			return nil
-		}}
+		return scenario{name, "GET /v1/me", base + "/v1/me", meScript(sd.tokens),
+			func() (*http.Request, error) {
+				req, err := http.NewRequest("GET", base+"/v1/me", nil)
+				if err == nil {
+					req.Header.Set("Authorization", "Bearer "+sd.tokens[0])
+				}
+				return req, err
+			}}
 	case "register":
-		return scenario{name, "POST /v1/auth/register", func(t *vegeta.Target) error {
-			i := registrations.Add(1)
-			*t = vegeta.Target{Method: "POST", URL: base + "/v1/auth/register",
-				Body: fmt.Appendf(nil, `{"name":"Bench Newcomer %d","email":"new-%s-%d@example.com","password":%q}`,
-					i, runID, i, registerPassword),
-				Header: jsonHeader}
-			return nil
-		}}
+		return scenario{name, "POST /v1/auth/register", base + "/v1/auth/register", registerScript(),
+			func() (*http.Request, error) {
+				b, _ := json.Marshal(map[string]string{"name": "Bench Newcomer 0",
+					"email": "new-" + runID + "-probe@example.com", "password": registerPassword})
+				return jsonRequest(base+"/v1/auth/register", string(b))
+			}}
 	case "healthz":
-		return scenario{name, "GET /healthz", func(t *vegeta.Target) error {
-			*t = vegeta.Target{Method: "GET", URL: base + "/healthz"}
-			return nil
-		}}
+		return scenario{name, "GET /healthz", base + "/healthz", healthzScript(),
+			func() (*http.Request, error) { return http.NewRequest("GET", base+"/healthz", nil) }}
 	}
 	panic("unknown scenario " + name)
+}
+
+func jsonRequest(url, body string) (*http.Request, error) {
+	req, err := http.NewRequest("POST", url, strings.NewReader(body))
+	if err == nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, err
 }
 
 // probe sends one request of the scenario; it returns why the scenario
 // cannot run (its route answers 404: not built yet), or "".
 func probe(ctx context.Context, sc scenario) string {
-	var t vegeta.Target
-	if err := sc.targeter(&t); err != nil {
-		return err.Error()
-	}
-	req, err := t.Request()
+	req, err := sc.probe()
 	if err != nil {
 		return err.Error()
 	}
@@ -111,14 +115,15 @@ type cell struct {
 	skipped  string
 
 	elapsed    time.Duration
-	requests   uint64
-	ok         uint64         // 2xx
+	requests   uint64         // answers + transport errors
+	ok         uint64         // 2xx (where wrk's own count is used: answers with a status below 400)
 	codes      map[int]uint64 // non-2xx statuses (0: transport error)
 	samples    map[int]string // one body or error per non-2xx status
-	p50, p99   time.Duration  // over every response
+	p50, p99   time.Duration  // over every answer
 	peakRSSKiB uint64         // server's peak RSS during the cell (0: not measured)
 	faults     uint64         // server's minor page faults during the cell
 	cpu        cpuShare       // cores used during the cell
+	corrected  bool           // p50/p99 are wrk's, with its coordinated-omission correction
 }
 
 func (c cell) rate() float64 {
@@ -135,60 +140,280 @@ func (c cell) invalid() bool {
 	return c.skipped == "" && (c.requests == 0 || c.errors()*2 > c.requests)
 }
 
-// attack drives sc with n closed-model clients for d: vegeta with exactly n
-// workers and no rate limit, so each worker sends its next request as soon
-// as the previous one answered. cp.server is the process whose RSS is
-// sampled (0: none).
-func attack(ctx context.Context, sc scenario, n int, d time.Duration, cp cpuProbe) cell {
+// wrkConfig says how wrk is run.
+type wrkConfig struct {
+	path    string        // the wrk binary
+	threads int           // wrk -t
+	dir     string        // where the Lua scripts are written
+	warmup  time.Duration // unmeasured load on the fresh server before each cell (0: none)
+}
+
+// lookWrk finds the wrk binary (a name or a path).
+func lookWrk(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", errNoWrk
+	}
+	return p, nil
+}
+
+// wrkResult is what the scripts' done() prints, on one line after the
+// marker.
+type wrkResult struct {
+	DurationUS float64           `json:"duration_us"`
+	Requests   uint64            `json:"requests"`
+	Errors     map[string]uint64 `json:"errors"` // connect read write status timeout
+	P50US      float64           `json:"p50_us"` // wrk's, after its coordinated-omission correction
+	P99US      float64           `json:"p99_us"`
+	Hist       [][2]uint64       `json:"hist"`    // (µs, count), corrected likewise; nil when skipped
+	Codes      map[string]uint64 `json:"codes"`   // per status, when the script counts them
+	Samples    map[string]string `json:"samples"` // first body per non-2xx status
+}
+
+const (
+	wrkMarker        = "LOADBENCH-RESULT "
+	wrkStoppedMarker = "LOADBENCH-STOPPED" // on stderr, when the load stops; done() then waits for a line on stdin
+)
+
+// runWrk runs wrk with script against url: n connections for d (whole
+// seconds: wrk takes no less). When the load stops, before wrk's done()
+// does its slower work, it calls stopped with wrk's pid (wrk is paused,
+// still alive). It returns the parsed result line.
+func runWrk(ctx context.Context, wc wrkConfig, scriptPath, url string, n int, d time.Duration, warmup bool,
+	stopped func(pid int)) (wrkResult, error) {
+	secs := max(1, int((d+time.Second-1)/time.Second))
+	cmd := exec.CommandContext(ctx, wc.path, "-t"+strconv.Itoa(min(wc.threads, n)), "-c"+strconv.Itoa(n),
+		"-d"+strconv.Itoa(secs)+"s", "--timeout", "30s", "--latency", "-s", scriptPath, url)
+	cmd.Env = os.Environ()
+	if warmup {
+		cmd.Env = append(cmd.Env, "LOADBENCH_WARMUP=1")
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C reaches us; we stop it
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return wrkResult{}, err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return wrkResult{}, err
+	}
+	if err := cmd.Start(); err != nil {
+		return wrkResult{}, err
+	}
+	var errOut []string
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if sc.Text() != wrkStoppedMarker {
+			errOut = append(errOut, sc.Text())
+			continue
+		}
+		if stopped != nil {
+			stopped(cmd.Process.Pid)
+		}
+		io.WriteString(stdin, "go\n")
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		return wrkResult{}, fmt.Errorf("wrk: %v: %s%s", err, strings.Join(errOut, "; "), lastLines(out.Bytes(), 5))
+	}
+	for line := range strings.SplitSeq(out.String(), "\n") {
+		if js, ok := strings.CutPrefix(line, wrkMarker); ok {
+			var r wrkResult
+			if err := json.Unmarshal([]byte(js), &r); err != nil {
+				return r, fmt.Errorf("wrk result %.300q: %w", js, err)
+			}
+			return r, nil
+		}
+	}
+	return wrkResult{}, fmt.Errorf("wrk printed no result line: %s%s", strings.Join(errOut, "; "), lastLines(out.Bytes(), 10))
+}
+
+// attack drives sc with n closed-model clients for d: wrk with n
+// connections, each sending its next request as soon as the previous one
+// answered, with keep-alive, run as a process of its own. First, unless
+// wc.warmup is 0, the same load for wc.warmup, unmeasured: a fresh server
+// (and its new PostgreSQL connections) answers slowly for its first few
+// hundred milliseconds. cp.server is the process whose RSS is sampled (0:
+// none); wrk's CPU, read from /proc/<pid>/stat when the load stops, is the
+// "gen" column.
+func attack(ctx context.Context, sc scenario, n int, d time.Duration, cp cpuProbe, wc wrkConfig) (cell, error) {
 	c := cell{scenario: sc.label, clients: n, codes: map[int]uint64{}, samples: map[int]string{}}
+	scriptPath := filepath.Join(wc.dir, sc.name+".lua")
+	if err := os.WriteFile(scriptPath, []byte(sc.script), 0o644); err != nil {
+		return c, err
+	}
+	if wc.warmup > 0 {
+		if _, err := runWrk(ctx, wc, scriptPath, sc.url, n, wc.warmup, true, nil); err != nil {
+			return c, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+
 	var rss *rssSampler
 	if cp.server > 0 {
 		rss = startRSS(cp.server)
 	}
-	cpu0 := cp.read()
-
-	atk := vegeta.NewAttacker(
-		vegeta.Workers(uint64(n)), vegeta.MaxWorkers(uint64(n)),
-		vegeta.Connections(n), vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second),
-		vegeta.Redirects(vegeta.NoFollow),
-	)
-	stop := context.AfterFunc(ctx, func() { atk.Stop() })
-	defer stop()
-
-	var m vegeta.Metrics
+	var cpu0, cpu1 cpuSample
+	var wall time.Duration
+	cpu0 = cp.read()
 	start := time.Now()
-	for res := range atk.Attack(sc.targeter, vegeta.Rate{}, d, sc.name) {
-		m.Add(res)
-		c.requests++
-		if res.Code >= 200 && res.Code < 300 {
-			c.ok++
-			continue
+	r, err := runWrk(ctx, wc, scriptPath, sc.url, n, d, false, func(pid int) {
+		wall = time.Since(start)
+		cpu1 = cp.read()
+		cpu1.gen, _ = procTicks(strconv.Itoa(pid))
+		if rss != nil {
+			c.peakRSSKiB = rss.stop()
+			rss = nil
 		}
-		code := int(res.Code)
-		c.codes[code]++
-		if _, seen := c.samples[code]; !seen {
-			s := res.Error
-			if len(res.Body) > 0 {
-				s = string(bytes.TrimSpace(res.Body))
-			}
-			if len(s) > 200 {
-				s = s[:200] + "…"
-			}
-			c.samples[code] = s
-		}
+	})
+	if rss != nil {
+		rss.stop()
 	}
-	c.elapsed = time.Since(start)
-	m.Close()
-	c.p50, c.p99 = m.Latencies.P50, m.Latencies.P99
-	cpu1 := cp.read()
-	c.cpu = cpu1.since(cpu0, c.elapsed)
+	if err != nil {
+		return c, err
+	}
+	if wall == 0 {
+		return c, errors.New("wrk never reported the end of the load")
+	}
+	c.cpu = cpu1.since(cpu0, wall)
 	if cp.server > 0 && cpu1.serverFaults >= cpu0.serverFaults {
 		c.faults = cpu1.serverFaults - cpu0.serverFaults
 	}
-	if rss != nil {
-		c.peakRSSKiB = rss.stop()
+
+	c.elapsed = time.Duration(r.DurationUS) * time.Microsecond
+	var total uint64
+	if r.Hist != nil {
+		c.p50, c.p99, total = uncorrectedPercentiles(r, n)
 	}
-	return c
+	if total != r.Requests { // no histogram, or not the correction this code undoes
+		if r.Hist != nil {
+			step("WARNING: %s @%d: wrk's latency histogram holds %d samples once uncorrected, not the %d answers; "+
+				"reporting wrk's corrected percentiles", sc.label, n, total, r.Requests)
+		}
+		c.p50 = time.Duration(r.P50US * float64(time.Microsecond))
+		c.p99 = time.Duration(r.P99US * float64(time.Microsecond))
+		c.corrected = true
+	}
+	transport := r.Errors["connect"] + r.Errors["read"] + r.Errors["write"]
+	c.requests = r.Requests + transport
+	if r.Codes != nil { // the script counted every status
+		for k, v := range r.Codes {
+			code, _ := strconv.Atoi(k)
+			if code >= 200 && code < 300 {
+				c.ok += v
+				continue
+			}
+			c.codes[code] += v
+			c.samples[code] = truncate(strings.TrimSpace(r.Samples[k]))
+		}
+	} else { // wrk's own count: status > 399
+		c.ok = r.Requests - min(r.Requests, r.Errors["status"])
+		if s := r.Errors["status"]; s > 0 {
+			c.codes[-1] = s
+			c.samples[-1] = "(wrk counts them without keeping statuses; rerun the scenario with curl to see one)"
+		}
+	}
+	if transport > 0 {
+		c.codes[0] = transport
+		c.samples[0] = fmt.Sprintf("connect %d, read %d, write %d", r.Errors["connect"], r.Errors["read"], r.Errors["write"])
+	}
+	if t := r.Errors["timeout"]; t > 0 {
+		step("WARNING: %s @%d: wrk counted %d timeouts (answers over 30 s)", sc.label, n, t)
+	}
+	return c, nil
+}
+
+// uncorrectedPercentiles undoes wrk's "coordinated omission" correction
+// and returns p50 and p99 of the latencies it actually recorded. At the end
+// of a run wrk 4.x (stats_correct) takes expected = duration /
+// (requests / connections), the mean time per request on one connection,
+// and for every recorded latency n of at least 2·expected adds one phantom
+// sample at each of n−expected, n−2·expected, ... while above expected. That
+// models a client sending at a fixed rate; these clients send the next
+// request when the previous one answers (closed model), so the phantoms
+// are requests that were never sent, and a few slow answers (a fresh
+// server's first ones) inflate p99 by orders of magnitude. Since the
+// phantoms of n go only below n, walking down from the largest value
+// recovers the real counts exactly.
+//
+// It also returns how many samples remain, which must be the number of
+// answers wrk counted.
+func uncorrectedPercentiles(r wrkResult, conns int) (p50, p99 time.Duration, n uint64) {
+	if len(r.Hist) == 0 {
+		return 0, 0, 0
+	}
+	counts := map[uint64]int64{}
+	for _, vc := range r.Hist {
+		counts[vc[0]] += int64(vc[1])
+	}
+	perConn := uint64(r.Requests) / uint64(conns)
+	if perConn > 0 {
+		e := uint64(r.DurationUS) / perConn
+		if e > 0 {
+			// real[m] = wrk[m] − Σ_{k≥1} real[m+k·e] for m > e. Walking
+			// down over the histogram's values only is enough: a real
+			// count at m+k·e (k ≥ 2) put phantoms at every m+j·e between,
+			// so the chain from m upwards has no gaps.
+			vals := make([]uint64, 0, len(r.Hist))
+			for _, vc := range r.Hist {
+				vals = append(vals, vc[0])
+			}
+			sort.Slice(vals, func(i, j int) bool { return vals[i] > vals[j] })
+			above := map[uint64]int64{} // m → Σ_{k≥1} real[m+k·e]
+			for _, m := range vals {
+				if m <= e {
+					break
+				}
+				sub := above[m]
+				counts[m] = max(0, counts[m]-sub)
+				above[m-e] = sub + counts[m]
+			}
+		}
+	}
+	type vc struct {
+		v uint64
+		c int64
+	}
+	var hs []vc
+	var total int64
+	for v, c := range counts {
+		if c > 0 {
+			hs = append(hs, vc{v, c})
+			total += c
+		}
+	}
+	sort.Slice(hs, func(i, j int) bool { return hs[i].v < hs[j].v })
+	pct := func(p float64) time.Duration {
+		rank := int64(math.Ceil(p / 100 * float64(total)))
+		var cum int64
+		for _, h := range hs {
+			cum += h.c
+			if cum >= max(rank, 1) {
+				return time.Duration(h.v) * time.Microsecond
+			}
+		}
+		return 0
+	}
+	return pct(50), pct(99), uint64(total)
+}
+
+func truncate(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
+}
+
+func lastLines(b []byte, n int) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	if len(lines) == 1 && lines[0] == "" {
+		return ""
+	}
+	return "\n" + strings.Join(lines, "\n")
 }
 
 func sortedCodes(m map[int]uint64) []int {
@@ -198,4 +423,12 @@ func sortedCodes(m map[int]uint64) []int {
 	}
 	sort.Ints(codes)
 	return codes
+}
+
+// wrkVersion is the first line of "wrk -v", e.g. "wrk debian/4.1.0-3+b2 [epoll]".
+func wrkVersion(path string) string {
+	out, _ := exec.Command(path, "-v").CombinedOutput()
+	line, _, _ := strings.Cut(string(out), "\n")
+	line, _, _ = strings.Cut(line, " Copyright")
+	return strings.TrimSpace(line)
 }

@@ -95,7 +95,7 @@ func bareServe(ctx context.Context, args []string) error {
 
 // runBare starts this program's bare-serve sub-command on the bench database
 // and drives it like the server's GET /v1/me.
-func runBare(ctx context.Context, dsn string, sd seedData, clients int, d time.Duration, cp cpuProbe) (cell, error) {
+func runBare(ctx context.Context, dsn string, sd seedData, clients int, d time.Duration, cp cpuProbe, wc wrkConfig) (cell, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return cell{}, err
@@ -146,5 +146,5 @@ func runBare(ctx context.Context, dsn string, sd seedData, clients int, d time.D
 		return cell{}, errors.New(why)
 	}
 	cp.server = cmd.Process.Pid
-	return attack(ctx, sc, clients, d, cp), nil
+	return attack(ctx, sc, clients, d, cp, wc)
 }

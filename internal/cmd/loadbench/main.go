@@ -1,20 +1,23 @@
 // Command loadbench measures nextsecure under load on this machine, in one
 // run: it recreates a database of its own on the project's throwaway
 // PostgreSQL cluster, migrates and seeds it, starts the server binary as a
-// separate process (a fresh one for every cell), drives it with vegeta (closed model: a fixed number of
-// clients, each sending its next request as soon as the previous one
-// answered), and prints throughput, latency, errors, peak RSS and CPU use
-// per scenario, beside the password-hashing limit and a bare
-// net/http+pgx baseline for GET /v1/me ("loadbench bare-serve", which the
-// run starts as a process of its own).
+// separate process (a fresh one for every cell), drives it with wrk, run as
+// a process of its own (closed model: a fixed number of connections, each
+// sending its next request as soon as the previous one answered), and
+// prints throughput, latency, errors, peak RSS and CPU use per scenario,
+// beside the password-hashing limit and a bare net/http+pgx baseline for
+// GET /v1/me ("loadbench bare-serve", which the run starts as a process of
+// its own).
 //
 //	go build -o bin/nextsecure ./cmd/nextsecure
 //	go run ./internal/cmd/loadbench -server bin/nextsecure [-duration 10s] [-clients 16,64]
 //
-// "make bench" does both. The cluster is left running (like make run and
-// make test do), so the next run starts fast; make devdb-stop stops it. The
-// bench database is dropped and recreated at the start of every run and left
-// behind afterwards for inspection.
+// wrk must be installed (Debian: apt-get install wrk). "make bench" builds
+// both binaries and runs the tool, installing wrk first when it runs as root
+// on Debian. The cluster is left running (like make run and make test do),
+// so the next run starts fast; make devdb-stop stops it. The bench database
+// is dropped and recreated at the start of every run and left behind
+// afterwards for inspection.
 package main
 
 import (
@@ -49,6 +52,10 @@ type options struct {
 	quietWait time.Duration
 	serverEnv []string
 	stopDB    bool
+	wrk       string
+	wrkThread int
+	scriptDir string
+	warmup    time.Duration
 }
 
 func main() {
@@ -85,6 +92,10 @@ func run(ctx context.Context, args []string) (int, error) {
 	fs.DurationVar(&o.quietWait, "quiet-wait", time.Minute, "in all, how long to wait for other work on the machine to calm down before cells (0: never wait)")
 	extraEnv := fs.String("server-env", "", "comma-separated NAME=VALUE settings for the server process only, for experiments (e.g. GOGC=50)")
 	fs.BoolVar(&o.stopDB, "stop-db", false, "stop the throwaway cluster at the end (default: leave it running for the next run)")
+	fs.StringVar(&o.wrk, "wrk", "wrk", "the wrk binary (the load generator)")
+	fs.IntVar(&o.wrkThread, "wrk-threads", 1, "wrk threads (-t); never more than the clients")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load on each fresh server before its cell (0: none)")
+	fs.StringVar(&o.scriptDir, "scripts", "", "keep the generated wrk Lua scripts in this directory, to rerun wrk by hand (default: a temporary directory, removed)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
@@ -114,6 +125,24 @@ func run(ctx context.Context, args []string) (int, error) {
 		}
 		o.serverEnv = append(o.serverEnv, kv)
 	}
+	if o.wrkThread < 1 {
+		return 2, fmt.Errorf("-wrk-threads: want at least 1, got %d", o.wrkThread)
+	}
+	wrkPath, err := lookWrk(o.wrk)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1, nil
+	}
+	scriptDir := o.scriptDir
+	if scriptDir == "" {
+		if scriptDir, err = os.MkdirTemp("", "loadbench-wrk-"); err != nil {
+			return 1, err
+		}
+		defer os.RemoveAll(scriptDir)
+	} else if err := os.MkdirAll(scriptDir, 0o755); err != nil {
+		return 1, err
+	}
+	wc := wrkConfig{path: wrkPath, threads: o.wrkThread, dir: scriptDir, warmup: o.warmup}
 	if o.sessions > o.users {
 		o.sessions = o.users
 	}
@@ -125,6 +154,7 @@ func run(ctx context.Context, args []string) (int, error) {
 
 	started := time.Now()
 	fmt.Printf("loadbench: %s\n", machineLine())
+	fmt.Printf("loadbench: load generator %s (%s), %d thread(s)\n", wrkPath, wrkVersion(wrkPath), o.wrkThread)
 	for _, name := range []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"} {
 		if v := os.Getenv(name); v != "" {
 			fmt.Printf("loadbench: %s=%s is set, and passed on to the server\n", name, v)
@@ -246,9 +276,13 @@ scenarios:
 				}
 			}
 			waitQuiet(ctx, cp, &o.quietWait)
-			step("%s at %d clients for %s (server pid %d on %s)", sc.label, n, o.duration, srv.pid(), srv.base)
-			cells = append(cells, attack(ctx, sc, n, o.duration, cp))
+			step("%s at %d clients for %s after %s of warm-up (server pid %d on %s)", sc.label, n, o.duration, o.warmup, srv.pid(), srv.base)
+			c, err := attack(ctx, sc, n, o.duration, cp, wc)
 			stop()
+			if err != nil {
+				return 1, fmt.Errorf("%s at %d clients: %w", sc.label, n, err)
+			}
+			cells = append(cells, c)
 		}
 	}
 	if len(hashes) == 0 {
@@ -261,7 +295,7 @@ scenarios:
 		n := slices.Max(o.clients)
 		waitQuiet(ctx, cp, &o.quietWait)
 		step("bare baseline (net/http + pgx + db.GetSessionUser, a process of its own) at %d clients for %s", n, o.duration)
-		c, err := runBare(ctx, dsn, sd, n, o.duration, cp)
+		c, err := runBare(ctx, dsn, sd, n, o.duration, cp, wc)
 		if err != nil {
 			return 1, fmt.Errorf("bare baseline: %w", err)
 		}

@@ -77,16 +77,18 @@ func procStatusKiB(pid int, name string) uint64 {
 // cpuSample is cumulative CPU time in clock ticks.
 type cpuSample struct {
 	busy, server, self, pg uint64
+	gen                    uint64 // the wrk process (set by attack from its rusage)
 	serverFaults           uint64 // the server's minor page faults
 }
 
-// cpuShare is CPU use over an interval, in cores: the server process, this
-// process (load generator, and the bare handler when it runs), the
-// PostgreSQL processes serving the bench database (and the cluster's
-// background processes), and everything else on the machine (other work
-// sharing the CPUs, which makes the cell's figures unreliable when large).
+// cpuShare is CPU use over an interval, in cores: the server process (or
+// the bare handler), the load generator (the wrk process, plus this
+// process's own sampling, a few thousandths of a core), the PostgreSQL
+// processes serving the bench database (and the cluster's background
+// processes), and everything else on the machine (other work sharing the
+// CPUs, which makes the cell's figures unreliable when large).
 type cpuShare struct {
-	server, self, pg, other float64
+	server, gen, pg, other float64
 }
 
 // cpuProbe says which processes to attribute CPU time to.
@@ -199,10 +201,10 @@ func (after cpuSample) since(before cpuSample, d time.Duration) cpuShare {
 		}
 		return float64(a - b)
 	}
-	busy, srv, self, pg := diff(after.busy, before.busy), diff(after.server, before.server),
-		diff(after.self, before.self), diff(after.pg, before.pg)
-	return cpuShare{server: srv / ticks, self: self / ticks, pg: pg / ticks,
-		other: max(0, busy-srv-self-pg) / ticks}
+	busy, srv, pg := diff(after.busy, before.busy), diff(after.server, before.server), diff(after.pg, before.pg)
+	gen := diff(after.self, before.self) + diff(after.gen, before.gen)
+	return cpuShare{server: srv / ticks, gen: gen / ticks, pg: pg / ticks,
+		other: max(0, busy-srv-gen-pg) / ticks}
 }
 
 // backgroundLoad is how many cores the rest of the machine keeps busy over d

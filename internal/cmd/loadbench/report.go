@@ -18,16 +18,18 @@ func report(out io.Writer, cells []cell, bare *cell, hashes []hashSample, o opti
 			h.before, runtime.GOMAXPROCS(0), o.hashTime, h.rate, h.faults)
 	}
 	fmt.Fprintln(out)
-	fmt.Fprintf(out, "Closed model: N clients, each sends its next request when the previous one answered; %s per cell.\n", o.duration)
-	fmt.Fprintf(out, "req/s counts 2xx answers only; p50/p99 cover every answer; errors = non-2xx answers + transport errors.\n")
+	fmt.Fprintf(out, "Closed model: N clients (wrk -t%d -cN), each sends its next request when the previous one answered; %s per cell,\n"+
+		"after %s of the same load, unmeasured, on the cell's fresh server.\n", o.wrkThread, o.duration, o.warmup)
+	fmt.Fprintf(out, "req/s counts 2xx answers only; p50/p99 cover every answer, as wrk recorded them, without its coordinated-omission\n"+
+		"correction (see docs/performance.md); errors = non-2xx answers + transport errors.\n")
 	fmt.Fprintf(out, "peak RSS and faults/req (minor page faults per request) are the server's (or the bare handler's).\n")
-	fmt.Fprintf(out, "CPU = cores used during the cell by the server (or the bare handler) / this load generator /\n"+
+	fmt.Fprintf(out, "CPU = cores used during the cell by the server (or the bare handler) / the load generator (wrk) /\n"+
 		"      PostgreSQL (bench database and cluster processes) / anything else on the machine, of %d.\n\n", runtime.NumCPU())
 	all := cells
 	if bare != nil {
 		all = append(slices.Clone(cells), *bare)
 	}
-	noisy := false
+	noisy, corrected := false, false
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scenario\tclients\treq/s\tp50\tp99\terrors\tpeak RSS\tfaults/req\tCPU srv/gen/pg/other\t")
 	for _, c := range all {
@@ -48,14 +50,22 @@ func report(out io.Writer, cells []cell, bare *cell, hashes []hashSample, o opti
 		if c.cpu.other > noiseCores {
 			mark, noisy = " !", true
 		}
+		p99 := ms(c.p99)
+		if c.corrected {
+			p99 += "*"
+			corrected = true
+		}
 		faults := "-"
 		if c.requests > 0 && c.peakRSSKiB > 0 {
 			faults = fmt.Sprintf("%.1f", float64(c.faults)/float64(c.requests))
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t%.2f/%.2f/%.2f/%.2f%s\t\n", c.scenario, c.clients, c.rate(),
-			ms(c.p50), ms(c.p99), errs, rss, faults, c.cpu.server, c.cpu.self, c.cpu.pg, c.cpu.other, mark)
+			ms(c.p50), p99, errs, rss, faults, c.cpu.server, c.cpu.gen, c.cpu.pg, c.cpu.other, mark)
 	}
 	tw.Flush()
+	if corrected {
+		fmt.Fprintln(out, "* wrk's own percentiles, with its coordinated-omission correction (the histogram was too large to read back).")
+	}
 	if noisy {
 		fmt.Fprintf(out, "! other work used more than %.1f core during the cell: its figures are low and noisy; re-run on a quiet machine.\n", noiseCores)
 	}
@@ -68,8 +78,11 @@ func report(out io.Writer, cells []cell, bare *cell, hashes []hashSample, o opti
 		}
 		for _, code := range sortedCodes(c.codes) {
 			what := fmt.Sprintf("HTTP %d", code)
-			if code == 0 {
+			switch code {
+			case 0:
 				what = "transport error"
+			case -1:
+				what = "HTTP status ≥ 400"
 			}
 			details = append(details, fmt.Sprintf("  %s @%d: %d × %s, e.g. %s",
 				c.scenario, c.clients, c.codes[code], what, c.samples[code]))
