@@ -148,6 +148,11 @@ func openPool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	if !hasParam(dsn, "pool_max_conns") {
 		pc.MaxConns = 32
 	}
+	// Keep a few connections open, so the first requests after a start or
+	// a quiet spell do not each wait for a new PostgreSQL connection.
+	if !hasParam(dsn, "pool_min_conns") {
+		pc.MinConns = min(4, pc.MaxConns)
+	}
 	if pc.ConnConfig.ConnectTimeout == 0 {
 		pc.ConnConfig.ConnectTimeout = 5 * time.Second
 	}

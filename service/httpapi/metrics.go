@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,9 +44,18 @@ func newMetrics(svc *service.Service) *metrics {
 	return m
 }
 
-// instrument counts and times every request of one route.
+// instrument counts and times every request of one route. The counters of
+// the route's statuses are looked up once each, not on every request.
 func (m *metrics) instrument(method, route string, next http.Handler) http.Handler {
 	lat := m.latency.WithLabelValues(method, route)
+	var counters sync.Map // status -> prometheus.Counter
+	count := func(status int) {
+		c, ok := counters.Load(status)
+		if !ok {
+			c, _ = counters.LoadOrStore(status, m.requests.WithLabelValues(method, route, strconv.Itoa(status)))
+		}
+		c.(prometheus.Counter).Inc()
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw, ok := w.(*statusWriter)
@@ -58,7 +68,7 @@ func (m *metrics) instrument(method, route string, next http.Handler) http.Handl
 		if status == 0 {
 			status = http.StatusOK
 		}
-		m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+		count(status)
 	})
 }
 

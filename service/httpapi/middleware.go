@@ -104,8 +104,10 @@ func (a *api) common(next http.Handler) http.Handler {
 					writeError(sw, r, a.log, fail(service.CodeInternal, "panic"))
 				}
 			}
-			a.log.DebugContext(ctx, "request", "method", r.Method, "path", r.URL.Path,
-				"status", sw.status, "duration", time.Since(start))
+			if a.log.Enabled(ctx, slog.LevelDebug) {
+				a.log.DebugContext(ctx, "request", "method", r.Method, "path", r.URL.Path,
+					"status", sw.status, "duration", time.Since(start))
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})
