@@ -142,13 +142,7 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	return c.run(ctx, "pg_ctl", "stop", "-w", "-m", "fast", "-D", c.DataDir)
 }
 
-// Running reports whether the cluster's server is up.
-func (c *Cluster) Running(ctx context.Context) bool {
-	return c.run(ctx, "pg_ctl", "status", "-D", c.DataDir) == nil
-}
-
-// Ensure locates and starts the cluster for the project folder dir and
-// returns the connection string of its "postgres" database.
+// Ensure locates and starts the cluster for the project folder dir.
 func Ensure(ctx context.Context, dir string) (*Cluster, error) {
 	c, err := Locate(dir)
 	if err != nil {

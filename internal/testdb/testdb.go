@@ -31,7 +31,6 @@ var (
 	serverOnce sync.Once
 	serverURL  string
 	serverErr  error
-	cluster    *devpg.Cluster
 )
 
 // ServerURL returns the URL of the server's maintenance database, starting
@@ -53,20 +52,12 @@ func server() (string, error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		cluster, serverErr = devpg.Ensure(ctx, devpg.ProjectDir())
-		if serverErr == nil {
-			serverURL = cluster.URL("postgres")
+		var c *devpg.Cluster
+		if c, serverErr = devpg.Ensure(ctx, devpg.ProjectDir()); serverErr == nil {
+			serverURL = c.URL("postgres")
 		}
 	})
 	return serverURL, serverErr
-}
-
-// Cluster returns the throwaway cluster behind the tests, or nil when
-// TEST_DATABASE_URL names another server.
-func Cluster(tb testing.TB) *devpg.Cluster {
-	tb.Helper()
-	ServerURL(tb)
-	return cluster
 }
 
 // NewURL creates a fully migrated database holding no data for this test,
