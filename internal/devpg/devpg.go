@@ -235,6 +235,9 @@ func unprivileged() (*syscall.Credential, error) {
 	return nil, errors.New("running as root and no unprivileged user (postgres or nobody) to run PostgreSQL as")
 }
 
+// debianBinDirs is where Debian and Ubuntu install each PostgreSQL version.
+var debianBinDirs = "/usr/lib/postgresql/*/bin"
+
 // findBinDir finds the folder with initdb and pg_ctl: on PATH, through
 // pg_config --bindir, or the newest /usr/lib/postgresql/*/bin.
 func findBinDir() (string, error) {
@@ -259,7 +262,7 @@ func findBinDir() (string, error) {
 			return dir, nil
 		}
 	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	dirs, _ := filepath.Glob(debianBinDirs)
 	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
 	for _, dir := range dirs {
 		if has(dir) {
