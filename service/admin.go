@@ -85,14 +85,8 @@ func (s *Service) ListUsers(ctx context.Context, in ListUsersInput) (UserPage, e
 	return page, nil
 }
 
-func userFromListRow(r db.ListUsersRow) User {
-	return User{
-		ID: r.ID, Name: r.Name, Email: r.Email, EmailVerified: r.EmailVerified, Image: r.Image,
-		IsActive: r.IsActive, Role: r.Role, HasPassword: r.HasPassword,
-		Accounts:  linked(r.AccountProviders, r.AccountTypes),
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
-	}
-}
+// userFromListRow converts a list row, which has a profile row's columns.
+func userFromListRow(r db.ListUsersRow) User { return userFromProfile(db.GetUserProfileRow(r)) }
 
 func limitField(limit int) *FieldError {
 	if limit < 1 || limit > MaxPageLimit {
