@@ -95,6 +95,14 @@ type Querier interface {
 	// user's ways of signing in, so two concurrent unlinks cannot each leave the
 	// other as the last one.
 	LockLoginMethods(ctx context.Context, userID string) error
+	// OpenLoginSession finishes a successful sign-in in one statement, so in one
+	// round trip and one transaction: if the user still exists and is active, it
+	// opens the session, lifts the account's failed sign-in count, records the
+	// login_success event and returns the user as GetUserProfile does. No row
+	// means the user was deleted or deactivated since the password was checked,
+	// and then nothing is written. (A user deleted by a transaction that commits
+	// during this statement fails the sessions foreign key: 23503.)
+	OpenLoginSession(ctx context.Context, arg OpenLoginSessionParams) (OpenLoginSessionRow, error)
 	// PeekRateLimit reads a counter without counting; zero when its window passed.
 	PeekRateLimit(ctx context.Context, arg PeekRateLimitParams) (PeekRateLimitRow, error)
 	ResetRateLimit(ctx context.Context, key string) error

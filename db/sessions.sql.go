@@ -227,6 +227,98 @@ func (q *Queries) ListSessionsByUser(ctx context.Context, arg ListSessionsByUser
 	return items, nil
 }
 
+const openLoginSession = `-- name: OpenLoginSession :one
+WITH u AS (
+    SELECT u.id, u.name, u.email, u.email_verified, u.image, u.is_active, u.role, u.created_at, u.updated_at,
+           EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id) AS has_password,
+           ARRAY(SELECT a.provider FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_providers,
+           ARRAY(SELECT a.type FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_types
+    FROM users u
+    WHERE u.id = $1::text AND u.is_active
+),
+new_session AS (
+    INSERT INTO sessions (id, user_id, token_hash, created_at, last_used_at, expires_at, ip, user_agent)
+    SELECT $2::text, u.id, $3::bytea, $4::timestamptz, $4::timestamptz,
+           $5::timestamptz, $6::text, $7::text
+    FROM u
+),
+lifted AS (
+    DELETE FROM rate_limits WHERE key = $8::text AND EXISTS (SELECT 1 FROM u)
+),
+event AS (
+    INSERT INTO auth_events (user_id, actor_id, type, ip, user_agent, detail, created_at)
+    SELECT u.id, u.id, 'login_success', $6::text, $7::text, $9::text, $4::timestamptz
+    FROM u
+)
+SELECT u.id, u.name, u.email, u.email_verified, u.image, u.is_active, u.role, u.created_at, u.updated_at,
+       u.has_password, u.account_providers, u.account_types
+FROM u
+`
+
+type OpenLoginSessionParams struct {
+	UserID       string
+	SessionID    string
+	TokenHash    []byte
+	Now          time.Time
+	ExpiresAt    time.Time
+	Ip           string
+	UserAgent    string
+	RateLimitKey string
+	Detail       string
+}
+
+type OpenLoginSessionRow struct {
+	ID               string
+	Name             *string
+	Email            string
+	EmailVerified    *time.Time
+	Image            *string
+	IsActive         bool
+	Role             string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	HasPassword      bool
+	AccountProviders []string
+	AccountTypes     []string
+}
+
+// OpenLoginSession finishes a successful sign-in in one statement, so in one
+// round trip and one transaction: if the user still exists and is active, it
+// opens the session, lifts the account's failed sign-in count, records the
+// login_success event and returns the user as GetUserProfile does. No row
+// means the user was deleted or deactivated since the password was checked,
+// and then nothing is written. (A user deleted by a transaction that commits
+// during this statement fails the sessions foreign key: 23503.)
+func (q *Queries) OpenLoginSession(ctx context.Context, arg OpenLoginSessionParams) (OpenLoginSessionRow, error) {
+	row := q.db.QueryRow(ctx, openLoginSession,
+		arg.UserID,
+		arg.SessionID,
+		arg.TokenHash,
+		arg.Now,
+		arg.ExpiresAt,
+		arg.Ip,
+		arg.UserAgent,
+		arg.RateLimitKey,
+		arg.Detail,
+	)
+	var i OpenLoginSessionRow
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Email,
+		&i.EmailVerified,
+		&i.Image,
+		&i.IsActive,
+		&i.Role,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.HasPassword,
+		&i.AccountProviders,
+		&i.AccountTypes,
+	)
+	return i, err
+}
+
 const revokeSession = `-- name: RevokeSession :execrows
 DELETE FROM sessions WHERE id = $1 AND user_id = $2 AND expires_at > $3
 `

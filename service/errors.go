@@ -136,3 +136,10 @@ func unavailable(err error) *Error {
 	return &Error{Code: CodeUnavailable, Message: "The service is temporarily unavailable; try again shortly.",
 		RetryAfter: retryAfterUnavailable, err: err}
 }
+
+// isForeignKeyViolation reports whether err is PostgreSQL's 23503: a row
+// referred to a parent that another transaction deleted meanwhile.
+func isForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503"
+}

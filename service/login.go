@@ -73,56 +73,47 @@ func (s *Service) Login(ctx context.Context, in LoginInput, meta Meta) (User, Se
 		}
 		return User{}, SessionToken{}, disabled
 	}
-	var newHash string
+	detail := ""
 	if rehash {
-		// Hashed outside the transaction; a busy hasher only postpones the upgrade.
-		if newHash, err = s.hash(ctx, in.Password); err != nil {
-			s.log.WarnContext(ctx, "password rehash skipped", "user", row.ID, "err", err)
-			newHash = ""
-		}
-	}
-	var user User
-	var session SessionToken
-	err = s.tx(ctx, func(q *db.Queries) error {
-		p, err := q.GetUserProfile(ctx, row.ID)
+		// Hashed outside any transaction; a busy hasher only postpones the upgrade.
+		newHash, err := s.hash(ctx, in.Password)
 		if err != nil {
-			if ErrorCode(translate(err)) == CodeNotFound {
-				return errInvalidCredentials() // deleted meanwhile
-			}
-			return err
-		}
-		if !p.IsActive {
-			return disabled // deactivated meanwhile
-		}
-		detail := ""
-		if newHash != "" {
+			s.log.WarnContext(ctx, "password rehash skipped", "user", row.ID, "err", err)
+		} else {
 			// Compare-and-swap: a password changed meanwhile is never overwritten.
-			n, err := q.UpgradeCredentialHash(ctx, db.UpgradeCredentialHashParams{
+			n, err := s.q.UpgradeCredentialHash(ctx, db.UpgradeCredentialHashParams{
 				NewHash: newHash, UserID: row.ID, OldHash: row.PasswordHash,
 			})
 			if err != nil {
-				return err
+				return User{}, SessionToken{}, translate(err)
 			}
 			if n == 1 {
 				detail = "password hash upgraded"
 			}
 		}
-		if err := q.ResetRateLimit(ctx, key); err != nil {
-			return err
-		}
-		if session, err = s.openSession(ctx, q, row.ID, meta); err != nil {
-			return err
-		}
-		if err := s.audit(ctx, q, row.ID, row.ID, "login_success", meta, detail); err != nil {
-			return err
-		}
-		user = userFromProfile(p)
-		return nil
+	}
+	// One statement, so one round trip: under load the hashing threads
+	// share the cores with this work, and every round trip to PostgreSQL
+	// costs them a context switch (docs/performance.md).
+	now := s.now()
+	token, tokenHash := newToken()
+	session := SessionToken{ID: newID(now), Token: token, ExpiresAt: now.Add(s.cfg.SessionTTL)}
+	p, err := s.q.OpenLoginSession(ctx, db.OpenLoginSessionParams{
+		UserID: row.ID, SessionID: session.ID, TokenHash: tokenHash, Now: now, ExpiresAt: session.ExpiresAt,
+		Ip: truncate(meta.IP, 64), UserAgent: truncate(meta.UserAgent, 512),
+		RateLimitKey: key, Detail: detail,
 	})
 	if err != nil {
-		return User{}, SessionToken{}, err
+		if ErrorCode(translate(err)) != CodeNotFound && !isForeignKeyViolation(err) {
+			return User{}, SessionToken{}, translate(err)
+		}
+		// Deleted or deactivated since the password was checked.
+		if u, err := s.q.GetUserProfile(ctx, row.ID); err == nil && !u.IsActive {
+			return User{}, SessionToken{}, disabled
+		}
+		return User{}, SessionToken{}, errInvalidCredentials()
 	}
-	return user, session, nil
+	return userFromProfile(db.GetUserProfileRow(p)), session, nil
 }
 
 // checkPassword verifies pw against hash ("" runs the dummy verification).

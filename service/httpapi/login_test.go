@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/nextsecure/nextsecure/service"
 )
 
 func TestLogin(t *testing.T) {
@@ -310,5 +313,59 @@ func TestLoginMetrics(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+// TestLoginRacesAccountChanges deactivates or deletes the user while its
+// password is being checked: the sign-in then fails as it would have a
+// moment later, and writes nothing (no session, no success event, the
+// failed sign-in count kept).
+func TestLoginRacesAccountChanges(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		change string
+		status int
+		code   string
+	}{
+		{"deactivated", `UPDATE users SET is_active = false WHERE id = $1`, http.StatusForbidden, "account_disabled"},
+		{"deleted", `DELETE FROM users WHERE id = $1`, http.StatusUnauthorized, "invalid_credentials"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			signedUp := e.mustSignUp("Ada", "ada@example.com", goodPassword)
+			id := signedUp.User.ID
+			ctx := context.Background()
+			// One failed attempt, so there is a count a success would lift.
+			e.login("ada@example.com", "wrong password, surely").wantProblem(t, http.StatusUnauthorized, "invalid_credentials")
+			racing := e.instance(func(svc *service.Service) {
+				// OnWait runs once the password hash has a slot, after the
+				// account was read and before the password is checked.
+				svc.HashLimiter().OnWait = func(time.Duration) {
+					if _, err := e.pool.Exec(ctx, tc.change, id); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+			racing.login("ada@example.com", goodPassword).wantProblem(t, tc.status, tc.code)
+
+			var sessions, successes, counts int
+			if err := e.pool.QueryRow(ctx, `SELECT
+				(SELECT count(*) FROM sessions WHERE user_id = $1),
+				(SELECT count(*) FROM auth_events WHERE user_id = $1 AND type = 'login_success'),
+				(SELECT count(*) FROM rate_limits WHERE key = 'login:ada@example.com')`, id).
+				Scan(&sessions, &successes, &counts); err != nil {
+				t.Fatal(err)
+			}
+			wantSessions := 1 // the sign-up's
+			if tc.name == "deleted" {
+				wantSessions = 0
+			}
+			if sessions != wantSessions || successes != 0 || counts != 1 {
+				t.Errorf("sessions, login_success events, failed-login counters = %d, %d, %d; want %d, 0, 1",
+					sessions, successes, counts, wantSessions)
+			}
+		})
 	}
 }

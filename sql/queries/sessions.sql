@@ -45,3 +45,37 @@ DELETE FROM sessions WHERE user_id = @user_id AND id <> @keep_id;
 
 -- name: DeleteExpiredSessions :execrows
 DELETE FROM sessions WHERE expires_at <= @now;
+
+-- name: OpenLoginSession :one
+-- OpenLoginSession finishes a successful sign-in in one statement, so in one
+-- round trip and one transaction: if the user still exists and is active, it
+-- opens the session, lifts the account's failed sign-in count, records the
+-- login_success event and returns the user as GetUserProfile does. No row
+-- means the user was deleted or deactivated since the password was checked,
+-- and then nothing is written. (A user deleted by a transaction that commits
+-- during this statement fails the sessions foreign key: 23503.)
+WITH u AS (
+    SELECT u.id, u.name, u.email, u.email_verified, u.image, u.is_active, u.role, u.created_at, u.updated_at,
+           EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id) AS has_password,
+           ARRAY(SELECT a.provider FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_providers,
+           ARRAY(SELECT a.type FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_types
+    FROM users u
+    WHERE u.id = @user_id::text AND u.is_active
+),
+new_session AS (
+    INSERT INTO sessions (id, user_id, token_hash, created_at, last_used_at, expires_at, ip, user_agent)
+    SELECT @session_id::text, u.id, @token_hash::bytea, @now::timestamptz, @now::timestamptz,
+           @expires_at::timestamptz, @ip::text, @user_agent::text
+    FROM u
+),
+lifted AS (
+    DELETE FROM rate_limits WHERE key = @rate_limit_key::text AND EXISTS (SELECT 1 FROM u)
+),
+event AS (
+    INSERT INTO auth_events (user_id, actor_id, type, ip, user_agent, detail, created_at)
+    SELECT u.id, u.id, 'login_success', @ip::text, @user_agent::text, @detail::text, @now::timestamptz
+    FROM u
+)
+SELECT u.id, u.name, u.email, u.email_verified, u.image, u.is_active, u.role, u.created_at, u.updated_at,
+       u.has_password, u.account_providers, u.account_types
+FROM u;
