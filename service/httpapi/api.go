@@ -50,6 +50,7 @@ type api struct {
 	secure   bool
 	draining atomic.Bool
 	metrics  *metrics
+	ids      *requestIDs
 }
 
 // New returns the HTTP API over svc.
@@ -57,7 +58,7 @@ func New(svc *service.Service, cfg Config, logger *slog.Logger) *Handler {
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 10 * time.Second
 	}
-	a := &api{svc: svc, cfg: cfg, log: logger, router: httprouter.New()}
+	a := &api{svc: svc, cfg: cfg, log: logger, router: httprouter.New(), ids: newRequestIDs()}
 	if u, err := url.Parse(cfg.BaseURL); err == nil {
 		a.origin = u.Scheme + "://" + u.Host
 		a.secure = u.Scheme == "https"
@@ -83,6 +84,13 @@ func New(svc *service.Service, cfg Config, logger *slog.Logger) *Handler {
 }
 
 // handle registers h for method and path, recording metrics under path.
+// Its work is bounded by the request timeout.
 func (a *api) handle(method, path string, h http.Handler) {
+	a.router.Handler(method, path, a.metrics.instrument(method, path, a.withDeadline(h)))
+}
+
+// handleLocal is handle for routes that answer from memory, without I/O
+// to wait on, so without a deadline to set.
+func (a *api) handleLocal(method, path string, h http.Handler) {
 	a.router.Handler(method, path, a.metrics.instrument(method, path, h))
 }

@@ -12,7 +12,7 @@ import (
 
 func TestPanicBecomesProblem(t *testing.T) {
 	var logs bytes.Buffer
-	a := &api{cfg: Config{RequestTimeout: time.Second, BaseURL: "https://auth.example.com"},
+	a := &api{cfg: Config{RequestTimeout: time.Second, BaseURL: "https://auth.example.com"}, ids: newRequestIDs(),
 		log: slog.New(LogHandler{slog.NewJSONHandler(&logs, nil)})}
 	h := a.common(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		panic("boom: secret-value")
@@ -33,5 +33,23 @@ func TestPanicBecomesProblem(t *testing.T) {
 	}
 	if rec.Header().Get("Strict-Transport-Security") == "" {
 		t.Error("no HSTS although BASE_URL is https")
+	}
+}
+
+// TestRequestIDs checks that ids are 24 hex digits, distinct, and differ
+// between two generators (two processes) from the first id on.
+func TestRequestIDs(t *testing.T) {
+	a, b := newRequestIDs(), newRequestIDs()
+	seen := map[string]bool{}
+	for range 1000 {
+		for _, id := range []string{a.next(), b.next()} {
+			if len(id) != 24 || strings.Trim(id, "0123456789abcdef") != "" {
+				t.Fatalf("id %q is not 24 lowercase hex digits", id)
+			}
+			if seen[id] {
+				t.Fatalf("id %q repeats", id)
+			}
+			seen[id] = true
+		}
 	}
 }

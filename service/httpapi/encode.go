@@ -191,8 +191,11 @@ func decodeJSON(body []byte, v any) error {
 }
 
 // encode writes v as JSON with status.
+// jsonContentType is the Content-Type of JSON answers, shared (see nosniff).
+var jsonContentType = []string{"application/json"}
+
 func encode(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }

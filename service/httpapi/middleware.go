@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nextsecure/nextsecure/service"
@@ -70,28 +71,40 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// common wraps every request: request id, security headers, a deadline,
-// panic recovery into a 500 problem, and an access log line.
+// Header values shared by every response. net/http only reads them, and a
+// handler that changes a header replaces its slice, so one copy serves all.
+var (
+	nosniff        = []string{"nosniff"}
+	noReferrer     = []string{"no-referrer"}
+	frameAncestors = []string{"frame-ancestors 'none'"}
+	hstsValue      = []string{"max-age=63072000; includeSubDomains"}
+	noStore        = []string{"no-store"}
+)
+
+// common wraps every request: request id, security headers, panic recovery
+// into a 500 problem, and a debug access log line. Deadlines are per route
+// (withDeadline), since only routes that wait on something need one.
 func (a *api) common(next http.Handler) http.Handler {
 	hsts := strings.HasPrefix(a.cfg.BaseURL, "https://")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := newRequestID()
+		id := a.ids.next()
+		// Direct map writes with canonical keys: Header.Set would
+		// canonicalise each key and allocate each value on every request.
 		h := w.Header()
-		h.Set("X-Request-Id", id)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Content-Security-Policy", "frame-ancestors 'none'")
+		h["X-Request-Id"] = []string{id}
+		h["X-Content-Type-Options"] = nosniff
+		h["Referrer-Policy"] = noReferrer
+		h["Content-Security-Policy"] = frameAncestors
 		if hsts {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+			h["Strict-Transport-Security"] = hstsValue
 		}
 		// Auth, account and admin answers are personal: never cached,
 		// errors and unknown routes under /v1/ included.
 		if strings.HasPrefix(r.URL.Path, "/v1/") {
-			h.Set("Cache-Control", "no-store")
+			h["Cache-Control"] = noStore
 		}
-		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), requestIDKey, id), a.cfg.RequestTimeout)
-		defer cancel()
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
@@ -113,9 +126,39 @@ func (a *api) common(next http.Handler) http.Handler {
 	})
 }
 
-func newRequestID() string {
+// withDeadline bounds a request's work by the configured timeout, so a
+// database outage or an exhausted pool answers 503 instead of hanging.
+func (a *api) withDeadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.RequestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// requestIDs makes request ids: a random prefix chosen at start, then a
+// counter, 24 hex digits in all. Ids only correlate log lines with answers,
+// so they need to be unique, not unpredictable, and a counter is much
+// cheaper than crypto/rand on every request.
+type requestIDs struct {
+	prefix [6]byte
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	g := new(requestIDs)
+	rand.Read(g.prefix[:])
+	return g
+}
+
+func (g *requestIDs) next() string {
 	var b [12]byte
-	rand.Read(b[:])
+	copy(b[:6], g.prefix[:])
+	n := g.n.Add(1)
+	for i := 11; i >= 6; i-- {
+		b[i] = byte(n)
+		n >>= 8
+	}
 	return hex.EncodeToString(b[:])
 }
 

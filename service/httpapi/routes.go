@@ -6,10 +6,10 @@ func (a *api) routes() {
 	public := a.throttled
 	me := a.authed
 
-	a.handle("GET", "/healthz", a.handleHealthz())
+	a.handleLocal("GET", "/healthz", a.handleHealthz())
 	a.handle("GET", "/readyz", a.handleReadyz())
-	a.handle("GET", "/openapi.yaml", a.handleOpenAPI())
-	a.handle("GET", "/metrics", a.handleMetrics())
+	a.handleLocal("GET", "/openapi.yaml", a.handleOpenAPI())
+	a.handleLocal("GET", "/metrics", a.handleMetrics())
 
 	a.handle("POST", "/v1/auth/register", public("register", a.handleRegister()))
 	a.handle("POST", "/v1/auth/verify-email", public("verify", a.handleVerifyEmail()))
