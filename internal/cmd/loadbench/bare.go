@@ -20,12 +20,15 @@ import (
 	"github.com/nextsecure/nextsecure/db"
 )
 
-// bareServe is the "bare-serve" sub-command: the floor for GET /v1/me. A
-// minimal net/http handler that runs the one query the server's Authenticate
-// runs (db.GetSessionUser) with a pool of the server's size, and writes the
-// user as JSON: no middleware, no metrics, no session touch. It runs as a
-// process of its own, like the server, so both pay the same cross-process
-// costs.
+// bareServe is the "bare-serve" sub-command: the floors for GET /v1/me and
+// GET /healthz. A minimal net/http handler that, for /healthz, writes
+// {"status":"ok"} and, for anything else, runs the one query the server's
+// Authenticate runs (db.GetSessionUser) with a pool of the server's size and
+// writes the user as JSON: no router, middleware, metrics or session touch.
+// Its http.Server has the timeouts of nextsecure's (each costs a deadline
+// update per request), so the floors differ from the server by the
+// handler chain only. It runs as a process of its own, like the server, so
+// both pay the same cross-process costs.
 func bareServe(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("loadbench bare-serve", flag.ContinueOnError)
 	dsn := fs.String("database-url", "", "PostgreSQL connection string")
@@ -58,7 +61,13 @@ func bareServe(ctx context.Context, args []string) error {
 		CreatedAt     time.Time  `json:"createdAt"`
 		UpdatedAt     time.Time  `json:"updatedAt"`
 	}
+	healthz := []byte(`{"status":"ok"}` + "\n")
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(healthz)
+			return
+		}
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
 			http.Error(w, "unauthenticated", http.StatusUnauthorized)
@@ -82,7 +91,9 @@ func bareServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	// The timeouts of cmd/nextsecure's serve.
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
 	go func() {
 		<-ctx.Done()
 		srv.Close()
@@ -94,8 +105,8 @@ func bareServe(ctx context.Context, args []string) error {
 }
 
 // runBare starts this program's bare-serve sub-command on the bench database
-// and drives it like the server's GET /v1/me.
-func runBare(ctx context.Context, dsn string, sd seedData, clients int, d time.Duration, cp cpuProbe, wc wrkConfig) (cell, error) {
+// and drives it like the server's scenario name ("me" or "healthz").
+func runBare(ctx context.Context, name, dsn string, sd seedData, clients int, d time.Duration, cp cpuProbe, wc wrkConfig) (cell, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return cell{}, err
@@ -123,8 +134,8 @@ func runBare(ctx context.Context, dsn string, sd seedData, clients int, d time.D
 		}
 	}()
 
-	sc := newScenario("me", "http://"+addr, sd)
-	sc.label = "GET /v1/me (bare)"
+	sc := newScenario(name, "http://"+addr, sd)
+	sc.label += " (bare)"
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		select {

@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string) (int, error) {
 	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run")
 	fs.DurationVar(&o.hashTime, "hash-time", 3*time.Second, "how long to measure the password-hashing limit")
 	fs.StringVar(&o.logPath, "log", "bin/loadbench-server.log", "file for the server's standard output and error")
-	fs.BoolVar(&o.bare, "bare", true, "also measure the bare GET /v1/me baseline")
+	fs.BoolVar(&o.bare, "bare", true, "also measure the bare GET /v1/me and GET /healthz baselines")
 	fs.DurationVar(&o.quietWait, "quiet-wait", time.Minute, "in all, how long to wait for other work on the machine to calm down before cells (0: never wait)")
 	extraEnv := fs.String("server-env", "", "comma-separated NAME=VALUE settings for the server process only, for experiments (e.g. GOGC=50)")
 	fs.BoolVar(&o.stopDB, "stop-db", false, "stop the throwaway cluster at the end (default: leave it running for the next run)")
@@ -249,7 +249,7 @@ func run(ctx context.Context, args []string) (int, error) {
 		h := hashLimit(o.hashTime)
 		h.before = before
 		hashes = append(hashes, h)
-		step("hashing limit: %.1f hashes/s (%.0f page faults per hash)", h.rate, h.faults)
+		step("hashing limit: %.1f hashes/s (%.0f page faults per hash); x/crypto argon2.IDKey: %.1f hashes/s", h.rate, h.faults, h.upstream)
 	}
 scenarios:
 	for _, name := range o.scenarios {
@@ -289,22 +289,25 @@ scenarios:
 		measureHashes("the end")
 	}
 
-	// 4. The bare baseline for GET /v1/me.
-	var bare *cell
-	if o.bare && slices.Contains(o.scenarios, "me") {
+	// 4. The bare baselines for GET /v1/me and GET /healthz.
+	var bares []cell
+	for _, name := range []string{"me", "healthz"} {
+		if !o.bare || !slices.Contains(o.scenarios, name) {
+			continue
+		}
 		n := slices.Max(o.clients)
 		waitQuiet(ctx, cp, &o.quietWait)
-		step("bare baseline (net/http + pgx + db.GetSessionUser, a process of its own) at %d clients for %s", n, o.duration)
-		c, err := runBare(ctx, dsn, sd, n, o.duration, cp, wc)
+		step("bare baseline for %s (net/http, a process of its own) at %d clients for %s", name, n, o.duration)
+		c, err := runBare(ctx, name, dsn, sd, n, o.duration, cp, wc)
 		if err != nil {
-			return 1, fmt.Errorf("bare baseline: %w", err)
+			return 1, fmt.Errorf("bare baseline %s: %w", name, err)
 		}
-		bare = &c
+		bares = append(bares, c)
 	}
 
 	fmt.Println()
 	fmt.Printf("background load before the run: %.2f cores\n", bg)
-	invalid := report(os.Stdout, cells, bare, hashes, o)
+	invalid := report(os.Stdout, cells, bares, hashes, o)
 	fmt.Printf("\ntotal run time %s\n", time.Since(started).Round(time.Second))
 	if invalid {
 		return 1, nil

@@ -12,10 +12,10 @@ import (
 
 // report prints the table, the error details and the ratios against the
 // targets; it returns whether any cell that ran is invalid (errors dominate).
-func report(out io.Writer, cells []cell, bare *cell, hashes []hashSample, o options) (invalid bool) {
+func report(out io.Writer, cells []cell, bares []cell, hashes []hashSample, o options) (invalid bool) {
 	for _, h := range hashes {
-		fmt.Fprintf(out, "hashing limit before %s (password.Hash on %d goroutines, %s, server idle): %.1f hashes/s, %.0f page faults per hash\n",
-			h.before, runtime.GOMAXPROCS(0), o.hashTime, h.rate, h.faults)
+		fmt.Fprintf(out, "hashing limit before %s (%d goroutines, %s each, server idle): password.Hash %.1f hashes/s (%.0f page faults per hash); "+
+			"x/crypto argon2.IDKey %.1f hashes/s\n", h.before, runtime.GOMAXPROCS(0), o.hashTime, h.rate, h.faults, h.upstream)
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintf(out, "Closed model: N clients (wrk -t%d -cN), each sends its next request when the previous one answered; %s per cell,\n"+
@@ -25,10 +25,7 @@ func report(out io.Writer, cells []cell, bare *cell, hashes []hashSample, o opti
 	fmt.Fprintf(out, "peak RSS and faults/req (minor page faults per request) are the server's (or the bare handler's).\n")
 	fmt.Fprintf(out, "CPU = cores used during the cell by the server (or the bare handler) / the load generator (wrk) /\n"+
 		"      PostgreSQL (bench database and cluster processes) / anything else on the machine, of %d.\n\n", runtime.NumCPU())
-	all := cells
-	if bare != nil {
-		all = append(slices.Clone(cells), *bare)
-	}
+	all := append(slices.Clone(cells), bares...)
 	noisy, corrected := false, false
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scenario\tclients\treq/s\tp50\tp99\terrors\tpeak RSS\tfaults/req\tCPU srv/gen/pg/other\t")
@@ -102,12 +99,20 @@ func report(out io.Writer, cells []cell, bare *cell, hashes []hashSample, o opti
 		}
 		return nil
 	}
-	fmt.Fprintln(out, "\nratios against targets:")
+	bare := func(name string) *cell {
+		for i := range bares {
+			if bares[i].scenario == name+" (bare)" && bares[i].rate() > 0 {
+				return &bares[i]
+			}
+		}
+		return nil
+	}
+	fmt.Fprintln(out, "\nratios against targets (hashing limit: password.Hash, as the server hashes; in brackets, x/crypto's argon2.IDKey):")
 	for _, name := range []string{"POST /v1/auth/login", "POST /v1/auth/register"} {
-		hashRate := 0.0
+		var limit hashSample
 		for _, h := range hashes {
 			if h.before == name {
-				hashRate = h.rate
+				limit = h
 			}
 		}
 		for _, n := range o.clients {
@@ -116,17 +121,17 @@ func report(out io.Writer, cells []cell, bare *cell, hashes []hashSample, o opti
 				fmt.Fprintf(out, "  %-24s @%-3d ÷ hashing limit: n/a (not measured)\n", name, n)
 				continue
 			}
-			r := c.rate() / hashRate
-			fmt.Fprintf(out, "  %-24s @%-3d ÷ hashing limit: %.1f / %.1f = %.2f  (target ≥ 0.90: %s)%s\n",
-				name, n, c.rate(), hashRate, r, verdict(r, 0.90, true), invalidNote(c))
+			r := c.rate() / limit.rate
+			fmt.Fprintf(out, "  %-24s @%-3d ÷ hashing limit: %.1f / %.1f = %.2f  (target ≥ 0.90: %s)  [%.1f / %.1f = %.2f]%s\n",
+				name, n, c.rate(), limit.rate, r, verdict(r, 0.90, true), c.rate(), limit.upstream, c.rate()/limit.upstream, invalidNote(c))
 		}
 	}
 	if c := find("GET /v1/me", top); c != nil {
 		fmt.Fprintf(out, "  GET /v1/me @%d: %.0f req/s (target ≥ 10000: %s), p50 %s (target < 5 ms: %s)%s\n", top,
 			c.rate(), verdict(c.rate(), 10000, true), ms(c.p50), verdict(float64(c.p50)/1e6, 5, false), invalidNote(c))
-		if bare != nil && bare.rate() > 0 {
+		if b := bare("GET /v1/me"); b != nil {
 			fmt.Fprintf(out, "  GET /v1/me @%d vs bare handler running the same query: %.0f / %.0f = %.2f of the floor (p50 %s vs %s)\n",
-				top, c.rate(), bare.rate(), c.rate()/bare.rate(), ms(c.p50), ms(bare.p50))
+				top, c.rate(), b.rate(), c.rate()/b.rate(), ms(c.p50), ms(b.p50))
 		}
 	} else {
 		fmt.Fprintf(out, "  GET /v1/me @%d: n/a (not measured)\n", top)
@@ -134,6 +139,10 @@ func report(out io.Writer, cells []cell, bare *cell, hashes []hashSample, o opti
 	if c := find("GET /healthz", top); c != nil {
 		fmt.Fprintf(out, "  GET /healthz @%d: %.0f req/s (target ≥ 45000: %s)%s\n", top, c.rate(),
 			verdict(c.rate(), 45000, true), invalidNote(c))
+		if b := bare("GET /healthz"); b != nil {
+			fmt.Fprintf(out, "  GET /healthz @%d vs bare net/http handler: %.0f / %.0f = %.2f of the floor (p50 %s vs %s)\n",
+				top, c.rate(), b.rate(), c.rate()/b.rate(), ms(c.p50), ms(b.p50))
+		}
 	} else {
 		fmt.Fprintf(out, "  GET /healthz @%d: n/a (not measured)\n", top)
 	}
