@@ -11,9 +11,17 @@ import (
 )
 
 const createPreregistration = `-- name: CreatePreregistration :one
-INSERT INTO preregistrations (id, full_name, email, password_hash, expires_at)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING id, full_name, email, password_hash, created_at, expires_at
+WITH pre AS (
+    INSERT INTO preregistrations (id, full_name, email, password_hash, expires_at)
+    VALUES ($1::text, $2::text, $3::text, $4::text, $5::timestamptz)
+    RETURNING id, full_name, email, password_hash, created_at, expires_at
+),
+event AS (
+    INSERT INTO auth_events (type, ip, user_agent, detail, created_at)
+    VALUES ('register', $6::text, $7::text, '', $8::timestamptz)
+)
+SELECT pre.id, pre.full_name, pre.email, pre.password_hash, pre.created_at, pre.expires_at
+FROM pre
 `
 
 type CreatePreregistrationParams struct {
@@ -21,18 +29,35 @@ type CreatePreregistrationParams struct {
 	FullName     string
 	Email        string
 	PasswordHash string
+	ExpiresAt    time.Time
+	Ip           string
+	UserAgent    string
+	Now          time.Time
+}
+
+type CreatePreregistrationRow struct {
+	ID           string
+	FullName     string
+	Email        string
+	PasswordHash string
+	CreatedAt    time.Time
 	ExpiresAt    *time.Time
 }
 
-func (q *Queries) CreatePreregistration(ctx context.Context, arg CreatePreregistrationParams) (Preregistration, error) {
+// CreatePreregistration stores a pending registration and records the
+// register event (no user yet), in one statement.
+func (q *Queries) CreatePreregistration(ctx context.Context, arg CreatePreregistrationParams) (CreatePreregistrationRow, error) {
 	row := q.db.QueryRow(ctx, createPreregistration,
 		arg.ID,
 		arg.FullName,
 		arg.Email,
 		arg.PasswordHash,
 		arg.ExpiresAt,
+		arg.Ip,
+		arg.UserAgent,
+		arg.Now,
 	)
-	var i Preregistration
+	var i CreatePreregistrationRow
 	err := row.Scan(
 		&i.ID,
 		&i.FullName,

@@ -25,7 +25,9 @@ type Querier interface {
 	CreateAccount(ctx context.Context, arg CreateAccountParams) (Account, error)
 	CreateAuthEvent(ctx context.Context, arg CreateAuthEventParams) error
 	CreateCredential(ctx context.Context, arg CreateCredentialParams) (Credential, error)
-	CreatePreregistration(ctx context.Context, arg CreatePreregistrationParams) (Preregistration, error)
+	// CreatePreregistration stores a pending registration and records the
+	// register event (no user yet), in one statement.
+	CreatePreregistration(ctx context.Context, arg CreatePreregistrationParams) (CreatePreregistrationRow, error)
 	CreateSession(ctx context.Context, arg CreateSessionParams) (CreateSessionRow, error)
 	// CreateUser inserts a user; a duplicate email (case-insensitive) violates users_email_key.
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
@@ -46,9 +48,6 @@ type Querier interface {
 	DeleteSession(ctx context.Context, arg DeleteSessionParams) (int64, error)
 	DeleteSessionsByUser(ctx context.Context, userID string) (int64, error)
 	DeleteStaleRateLimits(ctx context.Context, before time.Time) (int64, error)
-	// DeleteTokensByIdentifier voids every token of a purpose for an email,
-	// including tokens not bound to a row (as the template wrote them).
-	DeleteTokensByIdentifier(ctx context.Context, arg DeleteTokensByIdentifierParams) (int64, error)
 	DeleteTokensForPreregistration(ctx context.Context, preregistrationID *string) (int64, error)
 	DeleteTokensForUser(ctx context.Context, arg DeleteTokensForUserParams) (int64, error)
 	// DeleteUser removes a user; credentials, accounts, sessions and tokens cascade.
@@ -75,6 +74,13 @@ type Querier interface {
 	// count and when the window started. A window that started at or before
 	// window_floor (now minus the window's length) has passed and restarts at now.
 	HitRateLimit(ctx context.Context, arg HitRateLimitParams) (HitRateLimitRow, error)
+	// IssueVerification gives a pending registration a new email-verification
+	// token and queues the mail carrying it, in one statement: every earlier
+	// verification token for the email is voided, bound or not (the template
+	// wrote unbound ones), the new token's SHA-256 (hex) is stored, bound to
+	// the registration, and the mail goes to the outbox. The parts of one
+	// statement share a snapshot, so the new token is not among those voided.
+	IssueVerification(ctx context.Context, arg IssueVerificationParams) error
 	ListAccountsByUser(ctx context.Context, userID string) ([]Account, error)
 	// ListAuthEventsByUser pages newest first; pass the last id seen, or NULL.
 	ListAuthEventsByUser(ctx context.Context, arg ListAuthEventsByUserParams) ([]AuthEvent, error)

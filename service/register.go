@@ -67,35 +67,32 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, meta Meta) err
 		now := s.now()
 		pre, err := q.CreatePreregistration(ctx, db.CreatePreregistrationParams{
 			ID: newID(now), FullName: name, Email: email, PasswordHash: hash,
-			ExpiresAt: ptr(now.Add(s.cfg.VerifyTTL)),
+			ExpiresAt: now.Add(s.cfg.VerifyTTL), Now: now,
+			Ip: truncate(meta.IP, 64), UserAgent: truncate(meta.UserAgent, 512),
 		})
 		if err != nil {
 			return err
 		}
-		if err := s.audit(ctx, q, "", "", "register", meta, ""); err != nil {
-			return err
-		}
-		return s.sendVerification(ctx, q, pre)
+		return s.sendVerification(ctx, q, db.Preregistration(pre))
 	})
 }
 
-// sendVerification voids every verification token for the registration's
-// email, stores a new one and queues its mail.
+// sendVerification gives the registration a new verification token, voiding
+// every earlier one for its email, and queues its mail: one statement.
 func (s *Service) sendVerification(ctx context.Context, q *db.Queries, pre db.Preregistration) error {
-	if _, err := q.DeleteTokensByIdentifier(ctx, db.DeleteTokensByIdentifierParams{
-		Identifier: pre.Email, Purpose: purposeVerifyEmail,
-	}); err != nil {
-		return err
-	}
-	token, err := s.storeToken(ctx, q, pre.Email, purposeVerifyEmail, s.cfg.VerifyTTL, &pre.ID, nil)
-	if err != nil {
-		return err
-	}
+	token, _ := newToken()
 	m, err := mail.VerifyEmail(pre.Email, pre.FullName, s.link("/verify-email", token), s.cfg.VerifyTTL)
 	if err != nil {
 		return err
 	}
-	return s.enqueue(ctx, q, m)
+	now := s.now()
+	err = q.IssueVerification(ctx, db.IssueVerificationParams{
+		Identifier: pre.Email, TokenHash: hashTokenHex(token), Expires: now.Add(s.cfg.VerifyTTL),
+		PreregistrationID: pre.ID,
+		Recipient:         m.To, Subject: m.Subject, TextBody: m.Text, HtmlBody: m.HTML, RunAt: now,
+	})
+	s.meters.mailQueued(err)
+	return err
 }
 
 // noticeAccountExists tells an account's owner that someone tried to sign up

@@ -461,3 +461,46 @@ func TestWorkersShareQueueWithoutDuplicates(t *testing.T) {
 		}
 	}
 }
+
+// TestRegisterVoidsTemplateTokens: a verification token written the Next
+// Secure template's way (bound to no registration, found by identifier) is
+// voided by a registration or a resend for its email, as bound ones are;
+// tokens of other emails and other purposes stay.
+func TestRegisterVoidsTemplateTokens(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	seed := func(identifier, hash, purpose string) {
+		e.exec(`INSERT INTO verification_tokens (identifier, token, expires, purpose)
+			VALUES ($1, $2, now() + interval '1 hour', $3)`, identifier, hash, purpose)
+	}
+	left := func(hash string) bool {
+		var n int
+		if err := e.pool.QueryRow(context.Background(),
+			`SELECT count(*) FROM verification_tokens WHERE token = $1`, hash).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	seed("ada@example.com", "template-1", "verify_email")
+	seed("ada@example.com", "reset-1", "reset_password")
+	seed("bob@example.com", "template-bob", "verify_email")
+
+	e.register("Ada", "Ada@Example.com", goodPassword)
+	if left("template-1") {
+		t.Error("a registration left the template-style token for its email")
+	}
+	if !left("reset-1") || !left("template-bob") {
+		t.Error("a registration voided a token of another purpose or another email")
+	}
+
+	// A resend voids them too (and the registration's own earlier token).
+	seed("ada@example.com", "template-2", "verify_email")
+	first := verifyToken(t, e.mailTo("ada@example.com"))
+	e.clock.Advance(2 * time.Minute) // past the one-mail-a-minute limit
+	e.do(req{method: "POST", path: "/v1/auth/resend-verification",
+		body: map[string]string{"email": "ada@example.com"}}).wantStatus(t, http.StatusAccepted)
+	if left("template-2") {
+		t.Error("a resend left the template-style token for its email")
+	}
+	e.verify(first).wantProblem(t, http.StatusBadRequest, "invalid_token")
+}

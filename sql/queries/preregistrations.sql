@@ -4,9 +4,19 @@
 DELETE FROM preregistrations WHERE lower(email) = lower(@email::text);
 
 -- name: CreatePreregistration :one
-INSERT INTO preregistrations (id, full_name, email, password_hash, expires_at)
-VALUES (@id, @full_name, @email, @password_hash, @expires_at)
-RETURNING id, full_name, email, password_hash, created_at, expires_at;
+-- CreatePreregistration stores a pending registration and records the
+-- register event (no user yet), in one statement.
+WITH pre AS (
+    INSERT INTO preregistrations (id, full_name, email, password_hash, expires_at)
+    VALUES (@id::text, @full_name::text, @email::text, @password_hash::text, @expires_at::timestamptz)
+    RETURNING id, full_name, email, password_hash, created_at, expires_at
+),
+event AS (
+    INSERT INTO auth_events (type, ip, user_agent, detail, created_at)
+    VALUES ('register', @ip::text, @user_agent::text, '', @now::timestamptz)
+)
+SELECT pre.id, pre.full_name, pre.email, pre.password_hash, pre.created_at, pre.expires_at
+FROM pre;
 
 -- name: GetPreregistration :one
 SELECT id, full_name, email, password_hash, created_at, expires_at
