@@ -238,16 +238,17 @@ func run(ctx context.Context, args []string) (int, error) {
 	}
 
 	// 3. The scenarios. The hashing limit is measured (server idle) right
-	// before each scenario that hashes, so that each ratio compares figures
-	// taken under the same conditions: this machine's speed drifts by 10%
-	// or more over minutes.
+	// before and right after each scenario that hashes, and its ratios use
+	// the mean of the two, so that each ratio compares figures taken under
+	// the same conditions: this machine's speed drifts by 10% or more over
+	// minutes.
 	var cells []cell
 	var hashes []hashSample
-	measureHashes := func(before string) {
+	measureHashes := func(when, scenario string) {
 		waitQuiet(ctx, cp, &o.quietWait)
-		step("hashing limit before %s: password.Hash on %d goroutines for %s", before, runtime.GOMAXPROCS(0), o.hashTime)
+		step("hashing limit %s %s: password.Hash on %d goroutines for %s", when, scenario, runtime.GOMAXPROCS(0), o.hashTime)
 		h := hashLimit(o.hashTime)
-		h.before = before
+		h.when, h.scenario = when, scenario
 		hashes = append(hashes, h)
 		step("hashing limit: %.1f hashes/s (%.0f page faults per hash); x/crypto argon2.IDKey: %.1f hashes/s", h.rate, h.faults, h.upstream)
 	}
@@ -272,7 +273,7 @@ scenarios:
 					continue scenarios
 				}
 				if name == "login" || name == "register" {
-					measureHashes(sc.label)
+					measureHashes("before", sc.label)
 				}
 			}
 			waitQuiet(ctx, cp, &o.quietWait)
@@ -283,10 +284,13 @@ scenarios:
 				return 1, fmt.Errorf("%s at %d clients: %w", sc.label, n, err)
 			}
 			cells = append(cells, c)
+			if (name == "login" || name == "register") && i == len(o.clients)-1 {
+				measureHashes("after", sc.label)
+			}
 		}
 	}
 	if len(hashes) == 0 {
-		measureHashes("the end")
+		measureHashes("at", "the end")
 	}
 
 	// 4. The bare baselines for GET /v1/me and GET /healthz.

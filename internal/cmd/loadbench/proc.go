@@ -220,7 +220,8 @@ func backgroundLoad(p cpuProbe, d time.Duration) float64 {
 
 // hashSample is one measurement of the hashing limit.
 type hashSample struct {
-	before   string  // the scenario it was measured before
+	when     string // "before" or "after" scenario ("at" "the end" when none hashes)
+	scenario string
 	rate     float64 // password.Hash per second, as the server hashes
 	faults   float64 // minor page faults per hash
 	upstream float64 // golang.org/x/crypto/argon2.IDKey per second, same parameters

@@ -14,8 +14,8 @@ import (
 // targets; it returns whether any cell that ran is invalid (errors dominate).
 func report(out io.Writer, cells []cell, bares []cell, hashes []hashSample, o options) (invalid bool) {
 	for _, h := range hashes {
-		fmt.Fprintf(out, "hashing limit before %s (%d goroutines, %s each, server idle): password.Hash %.1f hashes/s (%.0f page faults per hash); "+
-			"x/crypto argon2.IDKey %.1f hashes/s\n", h.before, runtime.GOMAXPROCS(0), o.hashTime, h.rate, h.faults, h.upstream)
+		fmt.Fprintf(out, "hashing limit %s %s (%d goroutines, %s each, server idle): password.Hash %.1f hashes/s (%.0f page faults per hash); "+
+			"x/crypto argon2.IDKey %.1f hashes/s\n", h.when, h.scenario, runtime.GOMAXPROCS(0), o.hashTime, h.rate, h.faults, h.upstream)
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintf(out, "Closed model: N clients (wrk -t%d -cN), each sends its next request when the previous one answered; %s per cell,\n"+
@@ -107,14 +107,20 @@ func report(out io.Writer, cells []cell, bares []cell, hashes []hashSample, o op
 		}
 		return nil
 	}
-	fmt.Fprintln(out, "\nratios against targets (hashing limit: password.Hash, as the server hashes; in brackets, x/crypto's argon2.IDKey):")
+	fmt.Fprintln(out, "\nratios against targets (hashing limit: password.Hash, as the server hashes, mean of the measurements before and after\n"+
+		"the scenario; in brackets, the same with x/crypto's argon2.IDKey):")
 	for _, name := range []string{"POST /v1/auth/login", "POST /v1/auth/register"} {
 		var limit hashSample
+		measured := 0.0
 		for _, h := range hashes {
-			if h.before == name {
-				limit = h
+			if h.scenario == name {
+				limit.rate += h.rate
+				limit.upstream += h.upstream
+				measured++
 			}
 		}
+		limit.rate /= measured
+		limit.upstream /= measured
 		for _, n := range o.clients {
 			c := find(name, n)
 			if c == nil {
