@@ -124,6 +124,7 @@ type cell struct {
 	faults     uint64         // server's minor page faults during the cell
 	cpu        cpuShare       // cores used during the cell
 	corrected  bool           // p50/p99 are wrk's, with its coordinated-omission correction
+	limit      *hashSample    // hashing scenarios: mean of the hashing limits measured before and after the cell
 }
 
 func (c cell) rate() float64 {

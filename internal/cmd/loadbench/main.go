@@ -238,22 +238,25 @@ func run(ctx context.Context, args []string) (int, error) {
 	}
 
 	// 3. The scenarios. The hashing limit is measured (server idle) right
-	// before and right after each scenario that hashes, and its ratios use
-	// the mean of the two, so that each ratio compares figures taken under
-	// the same conditions: this machine's speed drifts by 10% or more over
-	// minutes.
+	// before and right after each cell that hashes, and the cell's ratio
+	// uses the mean of the two, so that each ratio compares figures taken
+	// within seconds of each other: this machine's speed drifts by 10% or
+	// more over minutes.
 	var cells []cell
 	var hashes []hashSample
-	measureHashes := func(when, scenario string) {
+	measureHashes := func(when, scenario string) hashSample {
 		waitQuiet(ctx, cp, &o.quietWait)
 		step("hashing limit %s %s: password.Hash on %d goroutines for %s", when, scenario, runtime.GOMAXPROCS(0), o.hashTime)
 		h := hashLimit(o.hashTime)
 		h.when, h.scenario = when, scenario
 		hashes = append(hashes, h)
 		step("hashing limit: %.1f hashes/s (%.0f page faults per hash); x/crypto argon2.IDKey: %.1f hashes/s", h.rate, h.faults, h.upstream)
+		return h
 	}
 scenarios:
 	for _, name := range o.scenarios {
+		hashing := name == "login" || name == "register"
+		var limit hashSample // the last measurement of the hashing limit
 		for i, n := range o.clients {
 			if ctx.Err() != nil {
 				return 1, ctx.Err()
@@ -272,8 +275,8 @@ scenarios:
 					}
 					continue scenarios
 				}
-				if name == "login" || name == "register" {
-					measureHashes("before", sc.label)
+				if hashing {
+					limit = measureHashes("before", fmt.Sprintf("%s @%d", sc.label, n))
 				}
 			}
 			waitQuiet(ctx, cp, &o.quietWait)
@@ -283,10 +286,12 @@ scenarios:
 			if err != nil {
 				return 1, fmt.Errorf("%s at %d clients: %w", sc.label, n, err)
 			}
-			cells = append(cells, c)
-			if (name == "login" || name == "register") && i == len(o.clients)-1 {
-				measureHashes("after", sc.label)
+			if hashing {
+				after := measureHashes("after", fmt.Sprintf("%s @%d", sc.label, n))
+				c.limit = &hashSample{rate: (limit.rate + after.rate) / 2, upstream: (limit.upstream + after.upstream) / 2}
+				limit = after
 			}
+			cells = append(cells, c)
 		}
 	}
 	if len(hashes) == 0 {

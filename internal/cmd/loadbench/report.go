@@ -107,29 +107,18 @@ func report(out io.Writer, cells []cell, bares []cell, hashes []hashSample, o op
 		}
 		return nil
 	}
-	fmt.Fprintln(out, "\nratios against targets (hashing limit: password.Hash, as the server hashes, mean of the measurements before and after\n"+
-		"the scenario; in brackets, the same with x/crypto's argon2.IDKey):")
+	fmt.Fprintln(out, "\nratios against targets (hashing limit: password.Hash, as the server hashes, mean of the measurements just before\n"+
+		"and just after the cell; in brackets, the same with x/crypto's argon2.IDKey):")
 	for _, name := range []string{"POST /v1/auth/login", "POST /v1/auth/register"} {
-		var limit hashSample
-		measured := 0.0
-		for _, h := range hashes {
-			if h.scenario == name {
-				limit.rate += h.rate
-				limit.upstream += h.upstream
-				measured++
-			}
-		}
-		limit.rate /= measured
-		limit.upstream /= measured
 		for _, n := range o.clients {
 			c := find(name, n)
-			if c == nil {
+			if c == nil || c.limit == nil {
 				fmt.Fprintf(out, "  %-24s @%-3d ÷ hashing limit: n/a (not measured)\n", name, n)
 				continue
 			}
-			r := c.rate() / limit.rate
+			r := c.rate() / c.limit.rate
 			fmt.Fprintf(out, "  %-24s @%-3d ÷ hashing limit: %.1f / %.1f = %.2f  (target ≥ 0.90: %s)  [%.1f / %.1f = %.2f]%s\n",
-				name, n, c.rate(), limit.rate, r, verdict(r, 0.90, true), c.rate(), limit.upstream, c.rate()/limit.upstream, invalidNote(c))
+				name, n, c.rate(), c.limit.rate, r, verdict(r, 0.90, true), c.rate(), c.limit.upstream, c.rate()/c.limit.upstream, invalidNote(c))
 		}
 	}
 	if c := find("GET /v1/me", top); c != nil {
