@@ -190,10 +190,10 @@ func decodeJSON(body []byte, v any) error {
 	return nil
 }
 
-// encode writes v as JSON with status.
 // jsonContentType is the Content-Type of JSON answers, shared (see nosniff).
 var jsonContentType = []string{"application/json"}
 
+// encode writes v as JSON with status.
 func encode(w http.ResponseWriter, status int, v any) {
 	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
