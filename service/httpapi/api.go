@@ -50,7 +50,6 @@ type api struct {
 	secure   bool
 	draining atomic.Bool
 	metrics  *metrics
-	ids      *requestIDs
 }
 
 // New returns the HTTP API over svc.
@@ -58,7 +57,7 @@ func New(svc *service.Service, cfg Config, logger *slog.Logger) *Handler {
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 10 * time.Second
 	}
-	a := &api{svc: svc, cfg: cfg, log: logger, router: httprouter.New(), ids: newRequestIDs()}
+	a := &api{svc: svc, cfg: cfg, log: logger, router: httprouter.New()}
 	if u, err := url.Parse(cfg.BaseURL); err == nil {
 		a.origin = u.Scheme + "://" + u.Host
 		a.secure = u.Scheme == "https"
