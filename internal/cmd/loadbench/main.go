@@ -253,6 +253,9 @@ func run(ctx context.Context, args []string) (int, error) {
 		step("hashing limit: %.1f hashes/s (%.0f page faults per hash); x/crypto argon2.IDKey: %.1f hashes/s", h.rate, h.faults, h.upstream)
 		return h
 	}
+	// The bare baselines (floors) for GET /v1/me and GET /healthz run right
+	// after the server's cell at the most clients, for the same reason.
+	var bares []cell
 scenarios:
 	for _, name := range o.scenarios {
 		hashing := name == "login" || name == "register"
@@ -292,26 +295,19 @@ scenarios:
 				limit = after
 			}
 			cells = append(cells, c)
+			if o.bare && (name == "me" || name == "healthz") && n == slices.Max(o.clients) {
+				waitQuiet(ctx, cp, &o.quietWait)
+				step("bare baseline for %s (net/http, a process of its own) at %d clients for %s", sc.label, n, o.duration)
+				b, err := runBare(ctx, name, dsn, sd, n, o.duration, cp, wc)
+				if err != nil {
+					return 1, fmt.Errorf("bare baseline %s: %w", name, err)
+				}
+				bares = append(bares, b)
+			}
 		}
 	}
 	if len(hashes) == 0 {
 		measureHashes("at", "the end")
-	}
-
-	// 4. The bare baselines for GET /v1/me and GET /healthz.
-	var bares []cell
-	for _, name := range []string{"me", "healthz"} {
-		if !o.bare || !slices.Contains(o.scenarios, name) {
-			continue
-		}
-		n := slices.Max(o.clients)
-		waitQuiet(ctx, cp, &o.quietWait)
-		step("bare baseline for %s (net/http, a process of its own) at %d clients for %s", name, n, o.duration)
-		c, err := runBare(ctx, name, dsn, sd, n, o.duration, cp, wc)
-		if err != nil {
-			return 1, fmt.Errorf("bare baseline %s: %w", name, err)
-		}
-		bares = append(bares, c)
 	}
 
 	fmt.Println()
