@@ -94,6 +94,21 @@ type User struct {
 	UpdatedAt     time.Time
 }
 
+type UserProfile struct {
+	ID               string
+	Name             *string
+	Email            string
+	EmailVerified    *time.Time
+	Image            *string
+	IsActive         bool
+	Role             string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	HasPassword      bool
+	AccountProviders []string
+	AccountTypes     []string
+}
+
 type VerificationToken struct {
 	Identifier        string
 	Token             string

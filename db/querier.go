@@ -69,7 +69,7 @@ type Querier interface {
 	// GetUserByEmail matches the email case-insensitively through users_email_key.
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	// GetUserProfile returns a user with what its public representation needs.
-	GetUserProfile(ctx context.Context, id string) (GetUserProfileRow, error)
+	GetUserProfile(ctx context.Context, id string) (UserProfile, error)
 	// HitRateLimit counts one event against key in a fixed window and returns the
 	// count and when the window started. A window that started at or before
 	// window_floor (now minus the window's length) has passed and restarts at now.
@@ -91,7 +91,7 @@ type Querier interface {
 	// the last row's created_at and id as the cursor, or NULLs for the first
 	// page; q is a case-insensitive substring of email or name ('' matches
 	// everyone).
-	ListUsers(ctx context.Context, arg ListUsersParams) ([]ListUsersRow, error)
+	ListUsers(ctx context.Context, arg ListUsersParams) ([]UserProfile, error)
 	// LockAdmins serialises changes to admin accounts for the rest of the transaction.
 	LockAdmins(ctx context.Context) error
 	// LockEmail serialises, until the transaction ends, every workflow that

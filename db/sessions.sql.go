@@ -118,13 +118,9 @@ func (q *Queries) DeleteSessionsByUser(ctx context.Context, userID string) (int6
 }
 
 const getSessionUser = `-- name: GetSessionUser :one
-SELECT s.id AS session_id, s.last_used_at, s.expires_at,
-       u.id, u.name, u.email, u.email_verified, u.image, u.is_active, u.role, u.created_at, u.updated_at,
-       EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id) AS has_password,
-       ARRAY(SELECT a.provider FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_providers,
-       ARRAY(SELECT a.type FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_types
+SELECT s.id AS session_id, s.last_used_at, s.expires_at, p.id, p.name, p.email, p.email_verified, p.image, p.is_active, p.role, p.created_at, p.updated_at, p.has_password, p.account_providers, p.account_types
 FROM sessions s
-JOIN users u ON u.id = s.user_id
+JOIN user_profiles p ON p.id = s.user_id
 WHERE s.token_hash = $1 AND s.expires_at > $2
 `
 
@@ -134,21 +130,10 @@ type GetSessionUserParams struct {
 }
 
 type GetSessionUserRow struct {
-	SessionID        string
-	LastUsedAt       time.Time
-	ExpiresAt        time.Time
-	ID               string
-	Name             *string
-	Email            string
-	EmailVerified    *time.Time
-	Image            *string
-	IsActive         bool
-	Role             string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	HasPassword      bool
-	AccountProviders []string
-	AccountTypes     []string
+	SessionID   string
+	LastUsedAt  time.Time
+	ExpiresAt   time.Time
+	UserProfile UserProfile
 }
 
 // GetSessionUser authenticates a request in one indexed query: the live
@@ -160,18 +145,18 @@ func (q *Queries) GetSessionUser(ctx context.Context, arg GetSessionUserParams) 
 		&i.SessionID,
 		&i.LastUsedAt,
 		&i.ExpiresAt,
-		&i.ID,
-		&i.Name,
-		&i.Email,
-		&i.EmailVerified,
-		&i.Image,
-		&i.IsActive,
-		&i.Role,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.HasPassword,
-		&i.AccountProviders,
-		&i.AccountTypes,
+		&i.UserProfile.ID,
+		&i.UserProfile.Name,
+		&i.UserProfile.Email,
+		&i.UserProfile.EmailVerified,
+		&i.UserProfile.Image,
+		&i.UserProfile.IsActive,
+		&i.UserProfile.Role,
+		&i.UserProfile.CreatedAt,
+		&i.UserProfile.UpdatedAt,
+		&i.UserProfile.HasPassword,
+		&i.UserProfile.AccountProviders,
+		&i.UserProfile.AccountTypes,
 	)
 	return i, err
 }
@@ -229,12 +214,10 @@ func (q *Queries) ListSessionsByUser(ctx context.Context, arg ListSessionsByUser
 
 const openLoginSession = `-- name: OpenLoginSession :one
 WITH u AS (
-    SELECT u.id, u.name, u.email, u.email_verified, u.image, u.is_active, u.role, u.created_at, u.updated_at,
-           EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id) AS has_password,
-           ARRAY(SELECT a.provider FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_providers,
-           ARRAY(SELECT a.type FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_types
-    FROM users u
-    WHERE u.id = $1::text AND u.is_active
+    SELECT p.id, p.name, p.email, p.email_verified, p.image, p.is_active, p.role, p.created_at, p.updated_at,
+           p.has_password, p.account_providers, p.account_types
+    FROM user_profiles p
+    WHERE p.id = $1::text AND p.is_active
 ),
 new_session AS (
     INSERT INTO sessions (id, user_id, token_hash, created_at, last_used_at, expires_at, ip, user_agent)

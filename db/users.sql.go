@@ -148,33 +148,16 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 }
 
 const getUserProfile = `-- name: GetUserProfile :one
-SELECT u.id, u.name, u.email, u.email_verified, u.image, u.is_active, u.role, u.created_at, u.updated_at,
-       EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id) AS has_password,
-       ARRAY(SELECT a.provider FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_providers,
-       ARRAY(SELECT a.type FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_types
-FROM users u
-WHERE u.id = $1
+SELECT p.id, p.name, p.email, p.email_verified, p.image, p.is_active, p.role, p.created_at, p.updated_at,
+       p.has_password, p.account_providers, p.account_types
+FROM user_profiles p
+WHERE p.id = $1
 `
 
-type GetUserProfileRow struct {
-	ID               string
-	Name             *string
-	Email            string
-	EmailVerified    *time.Time
-	Image            *string
-	IsActive         bool
-	Role             string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	HasPassword      bool
-	AccountProviders []string
-	AccountTypes     []string
-}
-
 // GetUserProfile returns a user with what its public representation needs.
-func (q *Queries) GetUserProfile(ctx context.Context, id string) (GetUserProfileRow, error) {
+func (q *Queries) GetUserProfile(ctx context.Context, id string) (UserProfile, error) {
 	row := q.db.QueryRow(ctx, getUserProfile, id)
-	var i GetUserProfileRow
+	var i UserProfile
 	err := row.Scan(
 		&i.ID,
 		&i.Name,
@@ -193,15 +176,13 @@ func (q *Queries) GetUserProfile(ctx context.Context, id string) (GetUserProfile
 }
 
 const listUsers = `-- name: ListUsers :many
-SELECT u.id, u.name, u.email, u.email_verified, u.image, u.is_active, u.role, u.created_at, u.updated_at,
-       EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id) AS has_password,
-       ARRAY(SELECT a.provider FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_providers,
-       ARRAY(SELECT a.type FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_types
-FROM users u
-WHERE ($1::text = '' OR strpos(lower(u.email), lower($1::text)) > 0 OR strpos(lower(COALESCE(u.name, '')), lower($1::text)) > 0)
+SELECT p.id, p.name, p.email, p.email_verified, p.image, p.is_active, p.role, p.created_at, p.updated_at,
+       p.has_password, p.account_providers, p.account_types
+FROM user_profiles p
+WHERE ($1::text = '' OR strpos(lower(p.email), lower($1::text)) > 0 OR strpos(lower(COALESCE(p.name, '')), lower($1::text)) > 0)
   AND ($2::timestamptz IS NULL
-       OR (u.created_at, u.id) < ($2::timestamptz, $3::text))
-ORDER BY u.created_at DESC, u.id DESC
+       OR (p.created_at, p.id) < ($2::timestamptz, $3::text))
+ORDER BY p.created_at DESC, p.id DESC
 LIMIT $4
 `
 
@@ -212,27 +193,12 @@ type ListUsersParams struct {
 	RowLimit       int32
 }
 
-type ListUsersRow struct {
-	ID               string
-	Name             *string
-	Email            string
-	EmailVerified    *time.Time
-	Image            *string
-	IsActive         bool
-	Role             string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	HasPassword      bool
-	AccountProviders []string
-	AccountTypes     []string
-}
-
 // ListUsers pages newest first by (created_at, id), with what each user's
 // public representation needs (as GetUserProfile), in one round trip. Pass
 // the last row's created_at and id as the cursor, or NULLs for the first
 // page; q is a case-insensitive substring of email or name (” matches
 // everyone).
-func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]ListUsersRow, error) {
+func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]UserProfile, error) {
 	rows, err := q.db.Query(ctx, listUsers,
 		arg.Q,
 		arg.AfterCreatedAt,
@@ -243,9 +209,9 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]ListUse
 		return nil, err
 	}
 	defer rows.Close()
-	items := []ListUsersRow{}
+	items := []UserProfile{}
 	for rows.Next() {
-		var i ListUsersRow
+		var i UserProfile
 		if err := rows.Scan(
 			&i.ID,
 			&i.Name,

@@ -80,13 +80,10 @@ func (s *Service) ListUsers(ctx context.Context, in ListUsersInput) (UserPage, e
 	}
 	page.Users = make([]User, len(rows))
 	for i, r := range rows {
-		page.Users[i] = userFromListRow(r)
+		page.Users[i] = userFromProfile(r)
 	}
 	return page, nil
 }
-
-// userFromListRow converts a list row, which has a profile row's columns.
-func userFromListRow(r db.ListUsersRow) User { return userFromProfile(db.GetUserProfileRow(r)) }
 
 func limitField(limit int) *FieldError {
 	if limit < 1 || limit > MaxPageLimit {

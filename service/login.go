@@ -113,7 +113,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput, meta Meta) (User, Se
 		}
 		return User{}, SessionToken{}, errInvalidCredentials()
 	}
-	return userFromProfile(db.GetUserProfileRow(p)), session, nil
+	return userFromProfile(db.UserProfile(p)), session, nil
 }
 
 // checkPassword verifies pw against hash ("" runs the dummy verification).

@@ -58,7 +58,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		}
 		return Principal{}, translate(err)
 	}
-	if !row.IsActive {
+	if !row.UserProfile.IsActive {
 		return Principal{}, Errorf(CodeUnauthenticated, "Sign in first.")
 	}
 	if now.Sub(row.LastUsedAt) >= sessionTouchEvery {
@@ -70,7 +70,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 			return Principal{}, translate(err)
 		}
 	}
-	return Principal{User: userFromSession(row), SessionID: row.SessionID}, nil
+	return Principal{User: userFromProfile(row.UserProfile), SessionID: row.SessionID}, nil
 }
 
 func truncate(s string, n int) string {

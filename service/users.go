@@ -41,16 +41,7 @@ func linked(providers, types []string) []LinkedAccount {
 	return out
 }
 
-func userFromProfile(r db.GetUserProfileRow) User {
-	return User{
-		ID: r.ID, Name: r.Name, Email: r.Email, EmailVerified: r.EmailVerified, Image: r.Image,
-		IsActive: r.IsActive, Role: r.Role, HasPassword: r.HasPassword,
-		Accounts:  linked(r.AccountProviders, r.AccountTypes),
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
-	}
-}
-
-func userFromSession(r db.GetSessionUserRow) User {
+func userFromProfile(r db.UserProfile) User {
 	return User{
 		ID: r.ID, Name: r.Name, Email: r.Email, EmailVerified: r.EmailVerified, Image: r.Image,
 		IsActive: r.IsActive, Role: r.Role, HasPassword: r.HasPassword,

@@ -6,13 +6,9 @@ RETURNING id, user_id, created_at, last_used_at, expires_at, ip, user_agent;
 -- name: GetSessionUser :one
 -- GetSessionUser authenticates a request in one indexed query: the live
 -- session for a token hash, and the user it belongs to.
-SELECT s.id AS session_id, s.last_used_at, s.expires_at,
-       u.id, u.name, u.email, u.email_verified, u.image, u.is_active, u.role, u.created_at, u.updated_at,
-       EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id) AS has_password,
-       ARRAY(SELECT a.provider FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_providers,
-       ARRAY(SELECT a.type FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_types
+SELECT s.id AS session_id, s.last_used_at, s.expires_at, sqlc.embed(p)
 FROM sessions s
-JOIN users u ON u.id = s.user_id
+JOIN user_profiles p ON p.id = s.user_id
 WHERE s.token_hash = @token_hash AND s.expires_at > @now;
 
 -- name: TouchSession :execrows
@@ -55,12 +51,10 @@ DELETE FROM sessions WHERE expires_at <= @now;
 -- and then nothing is written. (A user deleted by a transaction that commits
 -- during this statement fails the sessions foreign key: 23503.)
 WITH u AS (
-    SELECT u.id, u.name, u.email, u.email_verified, u.image, u.is_active, u.role, u.created_at, u.updated_at,
-           EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id) AS has_password,
-           ARRAY(SELECT a.provider FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_providers,
-           ARRAY(SELECT a.type FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_types
-    FROM users u
-    WHERE u.id = @user_id::text AND u.is_active
+    SELECT p.id, p.name, p.email, p.email_verified, p.image, p.is_active, p.role, p.created_at, p.updated_at,
+           p.has_password, p.account_providers, p.account_types
+    FROM user_profiles p
+    WHERE p.id = @user_id::text AND p.is_active
 ),
 new_session AS (
     INSERT INTO sessions (id, user_id, token_hash, created_at, last_used_at, expires_at, ip, user_agent)

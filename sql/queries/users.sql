@@ -25,12 +25,10 @@ WHERE lower(u.email) = lower(@email::text);
 
 -- name: GetUserProfile :one
 -- GetUserProfile returns a user with what its public representation needs.
-SELECT u.id, u.name, u.email, u.email_verified, u.image, u.is_active, u.role, u.created_at, u.updated_at,
-       EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id) AS has_password,
-       ARRAY(SELECT a.provider FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_providers,
-       ARRAY(SELECT a.type FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_types
-FROM users u
-WHERE u.id = @id;
+SELECT p.id, p.name, p.email, p.email_verified, p.image, p.is_active, p.role, p.created_at, p.updated_at,
+       p.has_password, p.account_providers, p.account_types
+FROM user_profiles p
+WHERE p.id = @id;
 
 -- name: UpdateUserProfile :one
 -- UpdateUserProfile changes the fields a user may change themselves; a NULL
@@ -65,15 +63,13 @@ DELETE FROM users WHERE id = @id;
 -- the last row's created_at and id as the cursor, or NULLs for the first
 -- page; q is a case-insensitive substring of email or name ('' matches
 -- everyone).
-SELECT u.id, u.name, u.email, u.email_verified, u.image, u.is_active, u.role, u.created_at, u.updated_at,
-       EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id) AS has_password,
-       ARRAY(SELECT a.provider FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_providers,
-       ARRAY(SELECT a.type FROM accounts a WHERE a.user_id = u.id ORDER BY a.provider, a.provider_account_id)::text[] AS account_types
-FROM users u
-WHERE (@q::text = '' OR strpos(lower(u.email), lower(@q::text)) > 0 OR strpos(lower(COALESCE(u.name, '')), lower(@q::text)) > 0)
+SELECT p.id, p.name, p.email, p.email_verified, p.image, p.is_active, p.role, p.created_at, p.updated_at,
+       p.has_password, p.account_providers, p.account_types
+FROM user_profiles p
+WHERE (@q::text = '' OR strpos(lower(p.email), lower(@q::text)) > 0 OR strpos(lower(COALESCE(p.name, '')), lower(@q::text)) > 0)
   AND (sqlc.narg(after_created_at)::timestamptz IS NULL
-       OR (u.created_at, u.id) < (sqlc.narg(after_created_at)::timestamptz, sqlc.narg(after_id)::text))
-ORDER BY u.created_at DESC, u.id DESC
+       OR (p.created_at, p.id) < (sqlc.narg(after_created_at)::timestamptz, sqlc.narg(after_id)::text))
+ORDER BY p.created_at DESC, p.id DESC
 LIMIT @row_limit;
 
 -- name: CountActiveAdmins :one

@@ -81,10 +81,11 @@ func bareServe(ctx context.Context, args []string) error {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
+		u := row.UserProfile
 		json.NewEncoder(w).Encode(userJSON{
-			ID: row.ID, Name: row.Name, Email: row.Email, EmailVerified: row.EmailVerified, Image: row.Image,
-			IsActive: row.IsActive, Role: row.Role, HasPassword: row.HasPassword,
-			Accounts: row.AccountProviders, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt,
+			ID: u.ID, Name: u.Name, Email: u.Email, EmailVerified: u.EmailVerified, Image: u.Image,
+			IsActive: u.IsActive, Role: u.Role, HasPassword: u.HasPassword,
+			Accounts: u.AccountProviders, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 		})
 	})
 	ln, err := net.Listen("tcp", *addr)
