@@ -125,6 +125,7 @@ type cell struct {
 	cpu        cpuShare       // cores used during the cell
 	corrected  bool           // p50/p99 are wrk's, with its coordinated-omission correction
 	limit      *hashSample    // hashing scenarios: mean of the hashing limits measured before and after the cell
+	floor      *cell          // the bare baseline run right after this cell, if any
 }
 
 func (c cell) rate() float64 {

@@ -294,7 +294,6 @@ scenarios:
 				c.limit = &hashSample{rate: (limit.rate + after.rate) / 2, upstream: (limit.upstream + after.upstream) / 2}
 				limit = after
 			}
-			cells = append(cells, c)
 			if o.bare && (name == "me" || name == "healthz") && n == slices.Max(o.clients) {
 				waitQuiet(ctx, cp, &o.quietWait)
 				step("bare baseline for %s (net/http, a process of its own) at %d clients for %s", sc.label, n, o.duration)
@@ -303,7 +302,9 @@ scenarios:
 					return 1, fmt.Errorf("bare baseline %s: %w", name, err)
 				}
 				bares = append(bares, b)
+				c.floor = &b
 			}
+			cells = append(cells, c)
 		}
 	}
 	if len(hashes) == 0 {

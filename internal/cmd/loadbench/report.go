@@ -99,14 +99,6 @@ func report(out io.Writer, cells []cell, bares []cell, hashes []hashSample, o op
 		}
 		return nil
 	}
-	bare := func(name string) *cell {
-		for i := range bares {
-			if bares[i].scenario == name+" (bare)" && bares[i].rate() > 0 {
-				return &bares[i]
-			}
-		}
-		return nil
-	}
 	fmt.Fprintln(out, "\nratios against targets (hashing limit: password.Hash, as the server hashes, mean of the measurements just before\n"+
 		"and just after the cell; in brackets, the same with x/crypto's argon2.IDKey):")
 	for _, name := range []string{"POST /v1/auth/login", "POST /v1/auth/register"} {
@@ -124,7 +116,7 @@ func report(out io.Writer, cells []cell, bares []cell, hashes []hashSample, o op
 	if c := find("GET /v1/me", top); c != nil {
 		fmt.Fprintf(out, "  GET /v1/me @%d: %.0f req/s (target ≥ 10000: %s), p50 %s (target < 5 ms: %s)%s\n", top,
 			c.rate(), verdict(c.rate(), 10000, true), ms(c.p50), verdict(float64(c.p50)/1e6, 5, false), invalidNote(c))
-		if b := bare("GET /v1/me"); b != nil {
+		if b := c.floor; b != nil && b.rate() > 0 {
 			fmt.Fprintf(out, "  GET /v1/me @%d vs bare handler running the same query: %.0f / %.0f = %.2f of the floor (p50 %s vs %s)\n",
 				top, c.rate(), b.rate(), c.rate()/b.rate(), ms(c.p50), ms(b.p50))
 		}
@@ -134,7 +126,7 @@ func report(out io.Writer, cells []cell, bares []cell, hashes []hashSample, o op
 	if c := find("GET /healthz", top); c != nil {
 		fmt.Fprintf(out, "  GET /healthz @%d: %.0f req/s (target ≥ 45000: %s)%s\n", top, c.rate(),
 			verdict(c.rate(), 45000, true), invalidNote(c))
-		if b := bare("GET /healthz"); b != nil {
+		if b := c.floor; b != nil && b.rate() > 0 {
 			fmt.Fprintf(out, "  GET /healthz @%d vs bare net/http handler: %.0f / %.0f = %.2f of the floor (p50 %s vs %s)\n",
 				top, c.rate(), b.rate(), c.rate()/b.rate(), ms(c.p50), ms(b.p50))
 		}
