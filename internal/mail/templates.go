@@ -146,9 +146,11 @@ func checkLink(link string) error {
 	return nil
 }
 
+// checkExpiry accepts any lifetime humanDuration can state: a second or
+// more.
 func checkExpiry(d time.Duration) error {
-	if d < time.Minute {
-		return errors.New("mail: link expiry must be at least a minute")
+	if d < time.Second {
+		return errors.New("mail: link expiry must be at least a second")
 	}
 	return nil
 }
@@ -176,21 +178,30 @@ func displayName(name string) string {
 	return name
 }
 
-// humanDuration writes d, rounded down to the minute, as e.g. "24 hours",
-// "2 days", "1 hour and 30 minutes".
+// humanDuration writes d, which is at least a second, in words: "5
+// seconds", "1 minute", "15 minutes", "24 hours", "2 days". A whole
+// number of days from two days up is said in days; otherwise d is said
+// in its largest unit and, when it is not a whole number of that unit,
+// the next one: "1 minute and 30 seconds", "1 hour and 30 minutes",
+// "49 hours". Anything smaller is dropped, so d is rounded down: the
+// email never promises more time than the link has.
 func humanDuration(d time.Duration) string {
 	const day = 24 * time.Hour
 	if d >= 2*day && d%day == 0 {
 		return plural(int(d/day), "day")
 	}
-	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	h, m, s := int(d/time.Hour), int(d%time.Hour/time.Minute), int(d%time.Minute/time.Second)
 	switch {
-	case h == 0:
-		return plural(m, "minute")
-	case m == 0:
+	case h > 0 && m == 0:
 		return plural(h, "hour")
+	case h > 0:
+		return plural(h, "hour") + " and " + plural(m, "minute")
+	case m > 0 && s == 0:
+		return plural(m, "minute")
+	case m > 0:
+		return plural(m, "minute") + " and " + plural(s, "second")
 	}
-	return plural(h, "hour") + " and " + plural(m, "minute")
+	return plural(s, "second")
 }
 
 func plural(n int, unit string) string {

@@ -100,6 +100,7 @@ func TestTemplateErrors(t *testing.T) {
 		{"link with space", func() (Message, error) { return AccountExists(testTo, "https://x.example/a b") }},
 		{"zero expiry", func() (Message, error) { return ResetPassword(testTo, link, 0) }},
 		{"negative expiry", func() (Message, error) { return VerifyEmail(testTo, "Ann", link, -time.Hour) }},
+		{"sub-second expiry", func() (Message, error) { return VerifyEmail(testTo, "Ann", link, 999*time.Millisecond) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,12 +165,43 @@ func TestDisplayName(t *testing.T) {
 	}
 }
 
+// TestShortExpiry is the case behind issue 9: a token lifetime under a
+// minute (VERIFY_TOKEN_TTL=30s) made every message fail to render.
+func TestShortExpiry(t *testing.T) {
+	const link = "https://auth.example.com/verify-email?token=abc"
+	for _, tt := range []struct {
+		name  string
+		build func() (Message, error)
+		want  string
+	}{
+		{"verify 30s", func() (Message, error) { return VerifyEmail(testTo, "Ann", link, 30*time.Second) }, "expires in 30 seconds."},
+		{"reset 1s", func() (Message, error) { return ResetPassword(testTo, link, time.Second) }, "expires in 1 second."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := tt.build()
+			if err != nil {
+				t.Fatalf("got error %v, want none", err)
+			}
+			if !strings.Contains(m.Text, tt.want) || !strings.Contains(m.HTML, tt.want) {
+				t.Errorf("got text %q, want it to contain %q in both bodies", m.Text, tt.want)
+			}
+		})
+	}
+}
+
 func TestHumanDuration(t *testing.T) {
 	tests := []struct {
 		in   time.Duration
 		want string
 	}{
+		{time.Second, "1 second"},
+		{1500 * time.Millisecond, "1 second"},
+		{5 * time.Second, "5 seconds"},
+		{30 * time.Second, "30 seconds"},
+		{59*time.Second + 999*time.Millisecond, "59 seconds"},
 		{time.Minute, "1 minute"},
+		{90 * time.Second, "1 minute and 30 seconds"},
+		{2*time.Minute + time.Second, "2 minutes and 1 second"},
 		{15 * time.Minute, "15 minutes"},
 		{time.Hour, "1 hour"},
 		{90 * time.Minute, "1 hour and 30 minutes"},
@@ -178,6 +210,7 @@ func TestHumanDuration(t *testing.T) {
 		{48 * time.Hour, "2 days"},
 		{49 * time.Hour, "49 hours"},
 		{7 * 24 * time.Hour, "7 days"},
+		{24*time.Hour + 30*time.Second, "24 hours"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in.String(), func(t *testing.T) {
