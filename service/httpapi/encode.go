@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/nextsecure/nextsecure/service"
 )
@@ -172,11 +174,19 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	return decodeJSON(body, v)
 }
 
-// decodeJSON decodes one JSON object into v, strictly.
+// decodeJSON decodes one JSON object into v, strictly: besides unknown
+// fields and trailing data it refuses, at any depth, a duplicate key and a
+// key that names a field only case-insensitively, both of which
+// encoding/json would silently accept (the last duplicate wins; "PASSWORD"
+// fills Password), so that what a proxy, a log or a WAF reads in the body
+// is what the handler sees.
 func decodeJSON(body []byte, v any) error {
 	invalid := fail(codeInvalidJSON, "The request body is not a valid JSON object of the expected fields.")
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return invalid
+	}
+	if err := checkKeys(body, reflect.TypeOf(v)); err != nil {
 		return invalid
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -188,6 +198,148 @@ func decodeJSON(body []byte, v any) error {
 		return invalid
 	}
 	return nil
+}
+
+// errBadKey is checkKeys' answer; the client only ever sees invalid_json.
+var errBadKey = errors.New("duplicate or case-mismatched key")
+
+// checkKeys walks the first JSON value of body beside the Go type t that
+// it will be decoded into and refuses a duplicate key in any object, and,
+// in an object decoded into a struct, a key that is not exactly a field's
+// JSON name. Where the type does not tell (a json.Unmarshaler, an
+// interface), only duplicates are refused. Syntax errors are left to the
+// decoder that runs next, as is everything after the first value.
+func checkKeys(body []byte, t reflect.Type) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	return checkValue(dec, t, 0)
+}
+
+// maxDepth bounds checkValue's recursion; encoding/json itself refuses
+// nesting deeper than 10000, and no request of this API nests more than 2.
+const maxDepth = 64
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// checkValue reads one value from dec; t is its Go type, nil if unknown.
+func checkValue(dec *json.Decoder, t reflect.Type, depth int) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	delim, ok := tok.(json.Delim)
+	if !ok {
+		return nil
+	}
+	if depth >= maxDepth {
+		return errBadKey
+	}
+	t = indirectType(t)
+	switch delim {
+	case '[':
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		for dec.More() {
+			if err := checkValue(dec, elem, depth+1); err != nil {
+				return err
+			}
+		}
+	case '{':
+		var fields map[string]reflect.Type
+		var elem reflect.Type
+		if t != nil {
+			switch t.Kind() {
+			case reflect.Struct:
+				fields = jsonFields(t)
+			case reflect.Map:
+				elem = t.Elem()
+			}
+		}
+		seen := make(map[string]bool)
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			key, _ := tok.(string)
+			if seen[key] {
+				return errBadKey
+			}
+			seen[key] = true
+			vt := elem
+			if fields != nil {
+				ft, ok := fields[key]
+				if !ok {
+					return errBadKey
+				}
+				vt = ft
+			}
+			if err := checkValue(dec, vt, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	_, err = dec.Token() // the closing delimiter
+	return err
+}
+
+// indirectType is t without pointers, or nil when t decodes itself (a
+// json.Unmarshaler) or is nil or an interface: then the shape of the value
+// is not known.
+func indirectType(t reflect.Type) reflect.Type {
+	for t != nil {
+		if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
+			return nil
+		}
+		switch t.Kind() {
+		case reflect.Pointer:
+			t = t.Elem()
+		case reflect.Interface:
+			return nil
+		default:
+			return t
+		}
+	}
+	return nil
+}
+
+// jsonFields maps the exact JSON names of struct t's fields, as
+// encoding/json sees them (tag name, else Go name; "-" and unexported
+// fields left out; untagged embedded structs flattened), to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	fields := make(map[string]reflect.Type, t.NumField())
+	var embedded []reflect.Type
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			if et := indirectType(f.Type); et != nil && et.Kind() == reflect.Struct {
+				embedded = append(embedded, et)
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	for _, et := range embedded { // a shallower field wins, as in encoding/json
+		for k, v := range jsonFields(et) {
+			if _, ok := fields[k]; !ok {
+				fields[k] = v
+			}
+		}
+	}
+	return fields
 }
 
 // jsonContentType is the Content-Type of JSON answers, shared (see nosniff).
