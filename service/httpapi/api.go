@@ -83,13 +83,26 @@ func New(svc *service.Service, cfg Config, logger *slog.Logger) *Handler {
 }
 
 // handle registers h for method and path, recording metrics under path.
-// Its work is bounded by the request timeout.
+// Its work is bounded by the request timeout. A GET route answers HEAD too.
 func (a *api) handle(method, path string, h http.Handler) {
-	a.router.Handler(method, path, a.metrics.instrument(method, path, a.withDeadline(h)))
+	a.register(method, path, a.withDeadline(h))
 }
 
 // handleLocal is handle for routes that answer from memory, without I/O
 // to wait on, so without a deadline to set.
 func (a *api) handleLocal(method, path string, h http.Handler) {
+	a.register(method, path, h)
+}
+
+// register adds h to the router, and for a GET route also as its HEAD
+// route (RFC 9110 9.3.2: HEAD wherever GET works; load balancers probe
+// with it), which httprouter does not do by itself. HEAD runs the GET
+// handler: net/http discards the body but keeps the status and headers,
+// Content-Length included when GET would send one. Registering it also
+// puts HEAD in the Allow header of the path's 405 answers.
+func (a *api) register(method, path string, h http.Handler) {
 	a.router.Handler(method, path, a.metrics.instrument(method, path, h))
+	if method == http.MethodGet {
+		a.router.Handler(http.MethodHead, path, a.metrics.instrument(http.MethodHead, path, h))
+	}
 }

@@ -2,6 +2,10 @@ package httpapi_test
 
 import (
 	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -45,4 +49,90 @@ func TestAmbiguousJSONRefused(t *testing.T) {
 		t.Errorf("got name %v, want Ann unchanged", got)
 	}
 	e.mustLogin("ann@example.com", goodPassword)
+}
+
+// getRoutes reads the paths of every GET route from routes.go, so that a
+// route added there is covered without editing this test.
+func getRoutes(t *testing.T) []string {
+	t.Helper()
+	src, err := os.ReadFile("routes.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, m := range regexp.MustCompile(`\(\s*"GET"\s*,\s*"([^"]+)"`).FindAllSubmatch(src, -1) {
+		paths = append(paths, string(m[1]))
+	}
+	if len(paths) < 5 {
+		t.Fatalf("found only %d GET routes in routes.go: %q", len(paths), paths)
+	}
+	return paths
+}
+
+// TestHeadOnGetRoutes checks that every GET route answers HEAD as it answers
+// GET, without a body: same status, same headers (Content-Length included
+// when GET has one), instead of 405; and that 405 answers list HEAD in Allow
+// wherever GET is allowed.
+func TestHeadOnGetRoutes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	admin := e.mustSignUpAdmin("Ada", "ada@example.com")
+	// Per-request values, and Content-Length of /metrics, whose numbers
+	// change between any two requests.
+	varying := map[string]bool{"Date": true, "X-Request-Id": true}
+	for _, path := range getRoutes(t) {
+		path = strings.ReplaceAll(path, ":id", admin.User.ID)
+		t.Run(path, func(t *testing.T) {
+			for _, token := range []string{admin.Session.Token, ""} {
+				// identity: Go's client asks GET, not HEAD, for gzip.
+				hdr := map[string]string{"Accept-Encoding": "identity"}
+				get := e.do(req{method: "GET", path: path, token: token, header: hdr})
+				head := e.do(req{method: "HEAD", path: path, token: token, header: hdr})
+				if head.Status != get.Status {
+					t.Fatalf("token %v: got HEAD status %d, want GET's %d (body %s)", token != "", head.Status, get.Status, head.Body)
+				}
+				if path == "/openapi.yaml" && head.Header.Get("Content-Length") == "" {
+					t.Error("got no Content-Length for HEAD /openapi.yaml, want the document's")
+				}
+				if len(head.Body) != 0 {
+					t.Errorf("got HEAD body %q, want none", head.Body)
+				}
+				for k := range mergeKeys(get.Header, head.Header) {
+					if varying[k] || (k == "Content-Length" && path == "/metrics") {
+						continue
+					}
+					if g, h := get.Header.Values(k), head.Header.Values(k); !slices.Equal(g, h) {
+						t.Errorf("token %v: header %s: got HEAD %q, want GET's %q", token != "", k, h, g)
+					}
+				}
+				if path == "/metrics" && (get.Header.Get("Content-Length") == "") != (head.Header.Get("Content-Length") == "") {
+					t.Errorf("Content-Length: got HEAD %q, GET %q: want both or neither", head.Header.Get("Content-Length"), get.Header.Get("Content-Length"))
+				}
+			}
+		})
+	}
+	for _, path := range []string{"/healthz", "/v1/me", "/v1/admin/users/" + admin.User.ID} {
+		r := e.do(req{method: "POST", path: path, token: admin.Session.Token, body: "{}"})
+		r.wantStatus(t, http.StatusMethodNotAllowed)
+		allow := strings.Split(r.Header.Get("Allow"), ", ")
+		if !slices.Contains(allow, "GET") || !slices.Contains(allow, "HEAD") {
+			t.Errorf("%s: got Allow %q, want it to list GET and HEAD", path, r.Header.Get("Allow"))
+		}
+	}
+	r := e.do(req{method: "GET", path: "/v1/auth/login"})
+	r.wantStatus(t, http.StatusMethodNotAllowed)
+	if allow := r.Header.Get("Allow"); strings.Contains(allow, "HEAD") {
+		t.Errorf("/v1/auth/login: got Allow %q, want no HEAD where GET is not allowed", allow)
+	}
+}
+
+func mergeKeys(a, b http.Header) map[string]bool {
+	keys := make(map[string]bool, len(a)+len(b))
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	return keys
 }

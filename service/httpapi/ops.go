@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/nextsecure/nextsecure/service"
 )
@@ -37,7 +38,10 @@ func (a *api) handleReadyz() http.Handler {
 
 func (a *api) handleOpenAPI() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A length, so that GET and HEAD announce the size of a
+		// document too large for net/http to measure by itself.
 		w.Header().Set("Content-Type", "application/yaml")
+		w.Header().Set("Content-Length", strconv.Itoa(len(a.cfg.OpenAPI)))
 		w.Write(a.cfg.OpenAPI)
 	})
 }
