@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"github.com/nextsecure/nextsecure/db"
@@ -44,10 +45,11 @@ func (s *Service) hit(ctx context.Context, q *db.Queries, key string, l Limit) (
 }
 
 // ThrottleIP counts one request of route from a client address and fails
-// with CodeRateLimited past the per-address limit.
+// with CodeRateLimited past the per-address limit. IPv6 clients are
+// counted by their /64 (see clientKey).
 // Errors: CodeRateLimited, CodeUnavailable.
 func (s *Service) ThrottleIP(ctx context.Context, route, ip string) error {
-	ok, retry, err := s.hit(ctx, s.q, "ip:"+route+":"+ip, limitPerIP)
+	ok, retry, err := s.hit(ctx, s.q, "ip:"+route+":"+clientKey(ip), limitPerIP)
 	if err != nil {
 		return translate(err)
 	}
@@ -55,6 +57,28 @@ func (s *Service) ThrottleIP(ctx context.Context, route, ip string) error {
 		return rateLimited(retry)
 	}
 	return nil
+}
+
+// clientKey is what per-address limits count a client address by: an IPv4
+// address as it is (an IPv4-mapped IPv6 address as its IPv4 address), an
+// IPv6 address by its /64. A /64 is the smallest block an ISP or a cloud
+// provider assigns one subscriber or host (RFC 6177, RFC 7421: SLAAC needs
+// it), so a single host can hold 2^64 addresses and rotate through them; it
+// cannot rotate through /64s. Anything that does not parse is used as it is.
+func clientKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return addr.String()
+	}
+	p, err := addr.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 func rateLimited(retry time.Duration) *Error {
