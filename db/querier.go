@@ -65,6 +65,11 @@ type Querier interface {
 	// GetSessionUser authenticates a request in one indexed query: the live
 	// session for a token hash, and the user it belongs to.
 	GetSessionUser(ctx context.Context, arg GetSessionUserParams) (GetSessionUserRow, error)
+	// GetTokenUser returns the email and name of the user a live token of the
+	// given purpose belongs to, without consuming it, so that ResetPassword can
+	// check the new password against them before it hashes. The token is
+	// consumed, or found gone, later by ConsumeVerificationToken.
+	GetTokenUser(ctx context.Context, arg GetTokenUserParams) (GetTokenUserRow, error)
 	GetUser(ctx context.Context, id string) (User, error)
 	// GetUserByEmail matches the email case-insensitively through users_email_key.
 	GetUserByEmail(ctx context.Context, email string) (User, error)

@@ -113,6 +113,35 @@ func (q *Queries) DeleteTokensForUser(ctx context.Context, arg DeleteTokensForUs
 	return result.RowsAffected(), nil
 }
 
+const getTokenUser = `-- name: GetTokenUser :one
+SELECT u.email, u.name
+FROM verification_tokens t
+JOIN users u ON u.id = t.user_id
+WHERE t.token = $1 AND t.purpose = $2 AND t.expires > $3
+`
+
+type GetTokenUserParams struct {
+	TokenHash string
+	Purpose   string
+	Now       time.Time
+}
+
+type GetTokenUserRow struct {
+	Email string
+	Name  *string
+}
+
+// GetTokenUser returns the email and name of the user a live token of the
+// given purpose belongs to, without consuming it, so that ResetPassword can
+// check the new password against them before it hashes. The token is
+// consumed, or found gone, later by ConsumeVerificationToken.
+func (q *Queries) GetTokenUser(ctx context.Context, arg GetTokenUserParams) (GetTokenUserRow, error) {
+	row := q.db.QueryRow(ctx, getTokenUser, arg.TokenHash, arg.Purpose, arg.Now)
+	var i GetTokenUserRow
+	err := row.Scan(&i.Email, &i.Name)
+	return i, err
+}
+
 const issueVerification = `-- name: IssueVerification :exec
 WITH voided AS (
     DELETE FROM verification_tokens

@@ -141,7 +141,7 @@ type ChangePasswordInput struct {
 // Errors: CodeValidation, CodeInvalidCreds, CodeRateLimited, CodeUnauthenticated
 // (the user is gone), CodeUnavailable.
 func (s *Service) ChangePassword(ctx context.Context, p Principal, in ChangePasswordInput, meta Meta) error {
-	if err := validation(passwordField("newPassword", in.NewPassword)); err != nil {
+	if err := validation(passwordField("newPassword", in.NewPassword, userInputs(p.User.Email, p.User.Name)...)); err != nil {
 		return err
 	}
 	oldHash, err := s.reauthenticate(ctx, p, in.CurrentPassword, meta)

@@ -30,7 +30,7 @@ func (s *Service) CreateUser(ctx context.Context, in NewUserInput) (User, error)
 	if !validRole(in.Role) {
 		roleErr = &FieldError{Field: "role", Code: "invalid", Message: "Use user or admin."}
 	}
-	if err := validation(nameErr, emailErr, roleErr, passwordField("password", in.Password)); err != nil {
+	if err := validation(nameErr, emailErr, roleErr, passwordField("password", in.Password, email, name)); err != nil {
 		return User{}, err
 	}
 	hash, err := s.hash(ctx, in.Password)

@@ -38,7 +38,7 @@ type RegisterInput struct {
 func (s *Service) Register(ctx context.Context, in RegisterInput, meta Meta) error {
 	name, nameErr := normalizeName(in.Name)
 	email, emailErr := emailField(in.Email)
-	if err := validation(nameErr, emailErr, passwordField("password", in.Password)); err != nil {
+	if err := validation(nameErr, emailErr, passwordField("password", in.Password, email, name)); err != nil {
 		return err
 	}
 	hash, err := s.hash(ctx, in.Password)

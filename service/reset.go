@@ -67,7 +67,11 @@ type ResetPasswordInput struct {
 // Errors: CodeValidation, CodeInvalidToken (unknown, used, expired or of
 // another purpose), CodeUnavailable.
 func (s *Service) ResetPassword(ctx context.Context, in ResetPasswordInput, meta Meta) error {
-	if err := validation(passwordField("password", in.Password)); err != nil {
+	inputs, err := s.resetUserInputs(ctx, in.Token)
+	if err != nil {
+		return err
+	}
+	if err := validation(passwordField("password", in.Password, inputs...)); err != nil {
 		return err
 	}
 	invalid := Errorf(CodeInvalidToken, "This link is invalid or has expired.")

@@ -1,11 +1,13 @@
 package service
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/nextsecure/nextsecure/db"
 	"github.com/nextsecure/nextsecure/internal/password"
 )
 
@@ -112,13 +114,44 @@ func emailField(s string) (string, *FieldError) {
 	return email, nil
 }
 
-// passwordField applies the password policy to a field.
-func passwordField(field, pw string) *FieldError {
+// passwordField applies the password policy to a field. userInputs are
+// what an attacker knows of the user (their email and name): a password
+// guessed easily from them is refused (password.Check).
+func passwordField(field, pw string, userInputs ...string) *FieldError {
 	var perr *password.PolicyError
-	if errors.As(password.Check(pw), &perr) {
+	if errors.As(password.Check(pw, userInputs...), &perr) {
 		return &FieldError{Field: field, Code: perr.Code, Message: perr.Message}
 	}
 	return nil
+}
+
+// userInputs lists a user's email and name for passwordField.
+func userInputs(email string, name *string) []string {
+	if name == nil {
+		return []string{email}
+	}
+	return []string{email, *name}
+}
+
+// resetUserInputs returns the userInputs of the user a live reset token
+// belongs to, read without consuming the token, so that ResetPassword can
+// check the new password against them before it hashes; nil for a token
+// that is not live (ResetPassword refuses it later).
+// Errors: CodeUnavailable.
+func (s *Service) resetUserInputs(ctx context.Context, token string) ([]string, error) {
+	if token == "" || len(token) > 128 {
+		return nil, nil
+	}
+	u, err := s.q.GetTokenUser(ctx, db.GetTokenUserParams{
+		TokenHash: hashTokenHex(token), Purpose: purposeResetPassword, Now: s.now(),
+	})
+	if err != nil {
+		if err = translate(err); ErrorCode(err) == CodeNotFound {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return userInputs(u.Email, u.Name), nil
 }
 
 // validation gathers field errors into one CodeValidation error, or nil.

@@ -136,3 +136,42 @@ func mergeKeys(a, b http.Header) map[string]bool {
 	}
 	return keys
 }
+
+// wantTooCommon fails unless r is a 422 with one too_common error for field.
+func wantTooCommon(t *testing.T, r *response, field string) {
+	t.Helper()
+	p := r.wantProblem(t, http.StatusUnprocessableEntity, "validation_failed")
+	if len(p.Errors) != 1 || p.Errors[0].Field != field || p.Errors[0].Code != "too_common" {
+		t.Errorf("got errors %+v, want one too_common for %s", p.Errors, field)
+	}
+}
+
+// TestPasswordStrength checks through the router that registration,
+// password change and reset refuse a password zxcvbn guesses within a
+// million tries, the user's own name and email counted as known.
+func TestPasswordStrength(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const ownName = "Xantippe Vorbrugg"
+	const fromName = "xantippevorbrugg" // weak only for whoever is called that
+	register := func(name, email, pw string) *response {
+		return e.do(req{method: "POST", path: "/v1/auth/register",
+			body: map[string]string{"name": name, "email": email, "password": pw}})
+	}
+	wantTooCommon(t, register("Ann", "ann@example.com", "password1234"), "password")
+	wantTooCommon(t, register("Ann", "ann@example.com", "Password1234!"), "password")
+	wantTooCommon(t, register(ownName, "xv@example.com", fromName), "password")
+	wantTooCommon(t, register("Ann", "quillon.marrowby@example.com", "quillonmarrowby"), "password")
+	register("Bob", "bob@example.com", fromName).wantStatus(t, http.StatusAccepted)
+
+	a := e.mustSignUp(ownName, "xv@example.com", goodPassword)
+	wantTooCommon(t, e.do(req{method: "PUT", path: "/v1/me/password", token: a.Session.Token,
+		body: map[string]string{"currentPassword": goodPassword, "newPassword": fromName}}), "newPassword")
+
+	token := e.mustResetToken("xv@example.com")
+	wantTooCommon(t, e.resetPassword(token, fromName), "password")
+	wantTooCommon(t, e.resetPassword(token, "password1234"), "password")
+	// The refusals left the token unused.
+	e.resetPassword(token, "plinth orbit marzipan quietly").wantStatus(t, http.StatusNoContent)
+	e.mustLogin("xv@example.com", "plinth orbit marzipan quietly")
+}

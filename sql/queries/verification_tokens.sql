@@ -36,3 +36,13 @@ token AS (
 )
 INSERT INTO mail_outbox (recipient, subject, text_body, html_body, run_at)
 VALUES (@recipient::text, @subject::text, @text_body::text, @html_body::text, @run_at::timestamptz);
+
+-- name: GetTokenUser :one
+-- GetTokenUser returns the email and name of the user a live token of the
+-- given purpose belongs to, without consuming it, so that ResetPassword can
+-- check the new password against them before it hashes. The token is
+-- consumed, or found gone, later by ConsumeVerificationToken.
+SELECT u.email, u.name
+FROM verification_tokens t
+JOIN users u ON u.id = t.user_id
+WHERE t.token = @token_hash AND t.purpose = @purpose AND t.expires > @now;
