@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nextsecure/nextsecure/service"
 )
 
 // TestAmbiguousJSONRefused checks through the router that a body
@@ -174,4 +177,21 @@ func TestPasswordStrength(t *testing.T) {
 	// The refusals left the token unused.
 	e.resetPassword(token, "plinth orbit marzipan quietly").wantStatus(t, http.StatusNoContent)
 	e.mustLogin("xv@example.com", "plinth orbit marzipan quietly")
+}
+
+// TestShortTokenLifetimes checks that token lifetimes under a minute work
+// end to end: with VERIFY_TOKEN_TTL=30s every registration answered 500,
+// as the mail templates refused to render.
+func TestShortTokenLifetimes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *service.Config) { c.VerifyTTL, c.ResetTTL = 30*time.Second, 5*time.Second })
+	e.register("Ann", "ann@example.com", goodPassword)
+	if m := e.mailTo("ann@example.com"); !strings.Contains(m.Text, "expires in 30 seconds.") {
+		t.Errorf("got verification mail %q, want it to say the link expires in 30 seconds", m.Text)
+	}
+	e.mustSignUp("Bob", "bob@example.com", goodPassword)
+	e.forgot("bob@example.com")
+	if m := e.mailTo("bob@example.com"); !strings.Contains(m.Text, "expires in 5 seconds.") {
+		t.Errorf("got reset mail %q, want it to say the link expires in 5 seconds", m.Text)
+	}
 }
