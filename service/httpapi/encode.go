@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nextsecure/nextsecure/service"
 )
@@ -252,7 +253,7 @@ func checkValue(dec *json.Decoder, t reflect.Type, depth int) error {
 		if t != nil {
 			switch t.Kind() {
 			case reflect.Struct:
-				fields = jsonFields(t)
+				fields = cachedJSONFields(t)
 			case reflect.Map:
 				elem = t.Elem()
 			}
@@ -303,6 +304,18 @@ func indirectType(t reflect.Type) reflect.Type {
 		}
 	}
 	return nil
+}
+
+// fieldCache holds jsonFields per struct type: request types are few.
+var fieldCache sync.Map // reflect.Type -> map[string]reflect.Type
+
+func cachedJSONFields(t reflect.Type) map[string]reflect.Type {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(map[string]reflect.Type)
+	}
+	f := jsonFields(t)
+	fieldCache.Store(t, f)
+	return f
 }
 
 // jsonFields maps the exact JSON names of struct t's fields, as
