@@ -112,6 +112,10 @@ func translate(err error) error {
 		switch {
 		case pgErr.Code == "23505":
 			return &Error{Code: CodeConflict, Message: "That conflicts with existing data.", err: err}
+		case pgErr.Code == "40001", pgErr.Code == "40P01":
+			// What tx did not resolve by running the transaction again.
+			return &Error{Code: CodeUnavailable, Message: "The request collided with another one; try again.",
+				RetryAfter: time.Second, err: err}
 		case pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", pgErr.Code == "53300",
 			strings.HasPrefix(pgErr.Code, "08"):
 			return unavailable(err)
@@ -135,6 +139,14 @@ func translate(err error) error {
 func unavailable(err error) *Error {
 	return &Error{Code: CodeUnavailable, Message: "The service is temporarily unavailable; try again shortly.",
 		RetryAfter: retryAfterUnavailable, err: err}
+}
+
+// isTransient reports whether err is a serialization failure (40001) or a
+// deadlock (40P01): PostgreSQL aborted the transaction because of another
+// one, and running it again is expected to succeed.
+func isTransient(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }
 
 // isForeignKeyViolation reports whether err is PostgreSQL's 23503: a row

@@ -73,12 +73,18 @@ func toSessionJSON(s service.SessionToken) sessionJSON {
 	return sessionJSON{Token: s.Token, ExpiresAt: s.ExpiresAt.UTC()}
 }
 
-// setSessionCookie hands a new session to a browser: HttpOnly, SameSite=Lax,
-// Path=/, and Secure when BASE_URL is https.
+// setSessionCookie hands a session to a browser, when it is opened and
+// again whenever its expiry slides: HttpOnly, SameSite=Lax, Path=/, Secure
+// when BASE_URL is https, and Expires and Max-Age at the session's expiry
+// (Max-Age counted on the service's clock).
 func (a *api) setSessionCookie(w http.ResponseWriter, s service.SessionToken) {
+	maxAge := int(s.ExpiresAt.Sub(a.svc.Now()) / time.Second)
+	if maxAge <= 0 {
+		maxAge = -1 // already expired: delete it (0 would mean no Max-Age)
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: s.Token, Path: "/", Expires: s.ExpiresAt,
-		MaxAge: int(time.Until(s.ExpiresAt).Seconds()), HttpOnly: true, Secure: a.secure,
+		MaxAge: maxAge, HttpOnly: true, Secure: a.secure,
 		SameSite: http.SameSiteLaxMode,
 	})
 }
