@@ -393,7 +393,7 @@ func TestLoginCountsBeforeChecking(t *testing.T) {
 			)
 			attempt := func(pw string) int {
 				status, _ := inst.send(req{method: "POST", path: "/v1/auth/login",
-					body: map[string]string{"email": tc.email, "password": pw},
+					body:   map[string]string{"email": tc.email, "password": pw},
 					header: map[string]string{"X-Forwarded-For": "203.0.113." + fmt.Sprint(done.Load()%200+1)}})
 				done.Add(1)
 				mu.Lock()
