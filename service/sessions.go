@@ -48,7 +48,11 @@ func (s *Service) sessionExpiry(created, now time.Time) time.Time {
 // writes it (and slides the expiry): about once a minute, not every request.
 const sessionTouchEvery = time.Minute
 
-// openSession creates a session for userID inside q's transaction.
+// openSession creates a session for userID inside q's transaction. The
+// caller must have decided, in the same transaction and with the rows
+// locked, that the user may have it: a password sign-in runs LockSignIn
+// first (openLoginSession); VerifyEmail creates the user in the same
+// transaction. Any new way to sign in needs the same.
 func (s *Service) openSession(ctx context.Context, q *db.Queries, userID string, meta Meta) (SessionToken, error) {
 	now := s.now()
 	token, hash := newToken()
