@@ -38,8 +38,9 @@ func errInvalidCredentials() error {
 // The session is opened only if, in the transaction that inserts it, the
 // user is still active and its credential still the one verified
 // (LockSignIn): a password reset or change, deactivation or deletion that
-// commits while the password is being checked makes the sign-in fail, and
-// one that comes later revokes the session.
+// commits while the password is being checked makes the sign-in check
+// again, against what is current, so it ends as it would have a moment
+// later (normally a failure); one that comes later revokes the session.
 // Errors: CodeInvalidCreds, CodeAccountDisabled, CodeRateLimited, CodeUnavailable.
 func (s *Service) Login(ctx context.Context, in LoginInput, meta Meta) (User, SessionToken, error) {
 	email, ok := NormalizeEmail(in.Email)
@@ -54,46 +55,51 @@ func (s *Service) Login(ctx context.Context, in LoginInput, meta Meta) (User, Se
 	if err := s.countLoginAttempt(ctx, key); err != nil {
 		return User{}, SessionToken{}, err
 	}
-	row, err := s.q.GetLoginByEmail(ctx, email)
-	if err != nil && ErrorCode(translate(err)) != CodeNotFound {
-		return User{}, SessionToken{}, translate(err)
-	}
-	// row is empty for an unknown email; an empty hash runs the dummy.
-	ok, rehash, err := s.checkPassword(ctx, row.ID, in.Password, row.PasswordHash)
-	if err != nil {
-		return User{}, SessionToken{}, err
-	}
-	if !ok {
-		if err := s.recordFailure(ctx, row.ID, "login_failure", meta, ""); err != nil {
+	// Check the password, then open the session if the hash checked is
+	// still current. If it is not (a reset, a change, or another sign-in's
+	// rehash committed in between), check once more against the current
+	// one: the attempt then ends as it would have a moment later.
+	for checks := 1; ; checks++ {
+		row, err := s.q.GetLoginByEmail(ctx, email)
+		if err != nil && ErrorCode(translate(err)) != CodeNotFound {
+			return User{}, SessionToken{}, translate(err)
+		}
+		// row is empty for an unknown email; an empty hash runs the dummy.
+		ok, rehash, err := s.checkPassword(ctx, row.ID, in.Password, row.PasswordHash)
+		if err != nil {
 			return User{}, SessionToken{}, err
 		}
-		return User{}, SessionToken{}, errInvalidCredentials()
-	}
-	if !row.IsActive {
-		if err := s.recordFailure(ctx, row.ID, "login_failure", meta, "account disabled"); err != nil {
-			return User{}, SessionToken{}, err
+		if !ok {
+			if err := s.recordFailure(ctx, row.ID, "login_failure", meta, ""); err != nil {
+				return User{}, SessionToken{}, err
+			}
+			return User{}, SessionToken{}, errInvalidCredentials()
 		}
-		return User{}, SessionToken{}, errAccountDisabled()
-	}
-	newHash := ""
-	if rehash {
-		// Hashed before the transaction opens; a busy hasher only
-		// postpones the upgrade.
-		if newHash, err = s.hash(ctx, in.Password); err != nil {
-			s.log.WarnContext(ctx, "password rehash skipped", "user", row.ID, "err", err)
-			newHash = ""
-		}
-	}
-	user, session, err := s.openLoginSession(ctx, row.ID, row.PasswordHash, newHash, key, meta)
-	if ErrorCode(err) == CodeNotFound {
-		// Deactivated, deleted, or its password changed since it was
-		// checked: answer as a moment later.
-		if u, err := s.q.GetLoginByEmail(ctx, email); err == nil && !u.IsActive {
+		if !row.IsActive {
+			if err := s.recordFailure(ctx, row.ID, "login_failure", meta, "account disabled"); err != nil {
+				return User{}, SessionToken{}, err
+			}
 			return User{}, SessionToken{}, errAccountDisabled()
 		}
-		return User{}, SessionToken{}, errInvalidCredentials()
+		newHash := ""
+		if rehash {
+			// Hashed before the transaction opens; a busy hasher only
+			// postpones the upgrade.
+			if newHash, err = s.hash(ctx, in.Password); err != nil {
+				s.log.WarnContext(ctx, "password rehash skipped", "user", row.ID, "err", err)
+				newHash = ""
+			}
+		}
+		user, session, err := s.openLoginSession(ctx, row.ID, row.PasswordHash, newHash, key, meta)
+		if ErrorCode(err) != CodeNotFound {
+			return user, session, err
+		}
+		// Deactivated, deleted, or its password hash changed since it
+		// was checked.
+		if checks == 2 {
+			return User{}, SessionToken{}, errInvalidCredentials()
+		}
 	}
-	return user, session, err
 }
 
 func errAccountDisabled() error {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -716,5 +717,34 @@ func wantCookieExpiry(t *testing.T, c *http.Cookie, expires time.Time, maxAge ti
 	}
 	if c.MaxAge != int(maxAge/time.Second) {
 		t.Errorf("cookie Max-Age = %d, want %d", c.MaxAge, int(maxAge/time.Second))
+	}
+}
+
+// TestLoginSurvivesConcurrentRehash: two sign-ins with the right password on
+// an outdated hash; the first upgrades the hash while the second is checking
+// the old one. The second must still sign in (it checks again against the
+// hash that is now current) and must not overwrite the upgrade.
+func TestLoginSurvivesConcurrentRehash(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.seedUser("ada@example.com", mustBcrypt(t, goodPassword))
+	var once sync.Once
+	racing := e.instance(func(svc *service.Service) {
+		svc.HashLimiter().OnWait = func(time.Duration) {
+			once.Do(func() {
+				status, body := e.send(req{method: "POST", path: "/v1/auth/login",
+					body: map[string]string{"email": "ada@example.com", "password": goodPassword}})
+				if status != http.StatusOK {
+					t.Errorf("the first sign-in answered %d %s", status, body)
+				}
+			})
+		}
+	})
+	racing.mustLogin("ada@example.com", goodPassword)
+	if got := e.liveSessions(id); got != 2 {
+		t.Errorf("sessions = %d, want 2", got)
+	}
+	if got := e.storedHash(id); !strings.HasPrefix(got, "$argon2id$") || !passwordMatches(t, goodPassword, got) {
+		t.Errorf("stored hash = %q, want a current argon2id hash of the password", got)
 	}
 }
