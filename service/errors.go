@@ -148,10 +148,3 @@ func isTransient(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }
-
-// isForeignKeyViolation reports whether err is PostgreSQL's 23503: a row
-// referred to a parent that another transaction deleted meanwhile.
-func isForeignKeyViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23503"
-}
