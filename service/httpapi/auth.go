@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/nextsecure/nextsecure/service"
@@ -89,8 +90,20 @@ func (a *api) setSessionCookie(w http.ResponseWriter, s service.SessionToken) {
 	})
 }
 
-// clearSessionCookie removes the session cookie from a browser.
+// clearSessionCookie removes the session cookie from a browser, replacing
+// a renewal the authentication set earlier in the same response (one
+// Set-Cookie per cookie name, RFC 6265).
 func (a *api) clearSessionCookie(w http.ResponseWriter) {
+	var keep []string
+	for _, v := range w.Header().Values("Set-Cookie") {
+		if !strings.HasPrefix(v, sessionCookie+"=") {
+			keep = append(keep, v)
+		}
+	}
+	w.Header().Del("Set-Cookie")
+	for _, v := range keep {
+		w.Header().Add("Set-Cookie", v)
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: a.secure,
 		SameSite: http.SameSiteLaxMode,

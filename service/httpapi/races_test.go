@@ -659,6 +659,14 @@ func TestSessionCookieFollowsSlidingExpiry(t *testing.T) {
 	// Past the first expiry, the session lives on while in use.
 	e.clock.Advance(700 * time.Hour)
 	me().wantStatus(t, http.StatusOK)
+	// Signing out after a slide answers one Set-Cookie: the clearing one.
+	e.clock.Advance(2 * time.Minute)
+	r = e.do(req{method: "POST", path: "/v1/auth/logout", header: cookieHeader(c.Value, "")})
+	r.wantStatus(t, http.StatusNoContent)
+	if got := r.Header.Values("Set-Cookie"); len(got) != 1 {
+		t.Errorf("Set-Cookie = %q, want only the clearing one", got)
+	}
+	wantCookieCleared(t, r)
 }
 
 // TestSessionMaxTTL: however active, a session ends SESSION_MAX_TTL after
