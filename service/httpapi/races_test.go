@@ -253,10 +253,21 @@ var accountChanges = []accountChange{
 		},
 		status: http.StatusForbidden, code: "account_disabled",
 	},
+	{
+		name: "deletion",
+		prepare: func(e *env, id, email string) func() int {
+			_, admin := e.seedAdmin("admin-"+rand.Text()+"@example.com", goodPassword)
+			return func() int {
+				status, _ := e.send(req{method: "DELETE", path: "/v1/admin/users/" + id, token: admin})
+				return status
+			}
+		},
+		status: http.StatusUnauthorized, code: "invalid_credentials",
+	},
 }
 
 // TestLoginLosesRaceToAccountChange commits a password reset, a password
-// change or a deactivation after a sign-in read the old password hash and
+// change, a deactivation or a deletion after a sign-in read the old password hash and
 // before it opens its session: the sign-in must fail and leave no session.
 func TestLoginLosesRaceToAccountChange(t *testing.T) {
 	t.Parallel()
