@@ -65,6 +65,36 @@ func (q *Queries) GetCredentialByUser(ctx context.Context, userID string) (Crede
 	return i, err
 }
 
+const lockSignIn = `-- name: LockSignIn :one
+SELECT u.id
+FROM users u
+JOIN credentials c ON c.user_id = u.id
+WHERE u.id = $1 AND u.is_active AND c.password_hash = $2
+FOR SHARE OF u, c
+`
+
+type LockSignInParams struct {
+	UserID       string
+	PasswordHash string
+}
+
+// LockSignIn is the check a password sign-in makes in the transaction that
+// opens its session: the user is still active and its credential still holds
+// the hash that was verified. It locks both rows FOR SHARE (users first, then
+// credentials, the order in which deleting a user cascades) until the
+// transaction ends, so it is safe against a concurrent password reset or
+// change (UPDATE credentials), deactivation (UPDATE users) and deletion
+// (DELETE users) in either order: one that committed first makes this return
+// no row (under READ COMMITTED the row is re-checked after the lock wait, and
+// the new hash or is_active is what is compared); one that comes later waits
+// for this transaction, then revokes the session it opened.
+func (q *Queries) LockSignIn(ctx context.Context, arg LockSignInParams) (string, error) {
+	row := q.db.QueryRow(ctx, lockSignIn, arg.UserID, arg.PasswordHash)
+	var id string
+	err := row.Scan(&id)
+	return id, err
+}
+
 const upgradeCredentialHash = `-- name: UpgradeCredentialHash :execrows
 UPDATE credentials
 SET password_hash = $1

@@ -28,6 +28,9 @@ type Querier interface {
 	// CreatePreregistration stores a pending registration and records the
 	// register event (no user yet), in one statement.
 	CreatePreregistration(ctx context.Context, arg CreatePreregistrationParams) (CreatePreregistrationRow, error)
+	// CreateSession opens a session. Callers that open one for a password
+	// sign-in first run LockSignIn in the same transaction, so the session is
+	// created only while the verified credential is current and the user active.
 	CreateSession(ctx context.Context, arg CreateSessionParams) (CreateSessionRow, error)
 	// CreateUser inserts a user; a duplicate email (case-insensitive) violates users_email_key.
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
@@ -75,6 +78,11 @@ type Querier interface {
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	// GetUserProfile returns a user with what its public representation needs.
 	GetUserProfile(ctx context.Context, id string) (UserProfile, error)
+	// GetVerificationTokenEmail reads, without consuming, the email a live token
+	// belongs to (its registration's, else its identifier), so a workflow can
+	// lock that email (LockEmail) before it consumes the token: the lock order
+	// of registration and resend, which lock the email and then delete tokens.
+	GetVerificationTokenEmail(ctx context.Context, arg GetVerificationTokenEmailParams) (string, error)
 	// HitRateLimit counts one event against key in a fixed window and returns the
 	// count and when the window started. A window that started at or before
 	// window_floor (now minus the window's length) has passed and restarts at now.
@@ -106,14 +114,17 @@ type Querier interface {
 	// user's ways of signing in, so two concurrent unlinks cannot each leave the
 	// other as the last one.
 	LockLoginMethods(ctx context.Context, userID string) error
-	// OpenLoginSession finishes a successful sign-in in one statement, so in one
-	// round trip and one transaction: if the user still exists and is active, it
-	// opens the session, lifts the account's failed sign-in count, records the
-	// login_success event and returns the user as GetUserProfile does. No row
-	// means the user was deleted or deactivated since the password was checked,
-	// and then nothing is written. (A user deleted by a transaction that commits
-	// during this statement fails the sessions foreign key: 23503.)
-	OpenLoginSession(ctx context.Context, arg OpenLoginSessionParams) (OpenLoginSessionRow, error)
+	// LockSignIn is the check a password sign-in makes in the transaction that
+	// opens its session: the user is still active and its credential still holds
+	// the hash that was verified. It locks both rows FOR SHARE (users first, then
+	// credentials, the order in which deleting a user cascades) until the
+	// transaction ends, so it is safe against a concurrent password reset or
+	// change (UPDATE credentials), deactivation (UPDATE users) and deletion
+	// (DELETE users) in either order: one that committed first makes this return
+	// no row (under READ COMMITTED the row is re-checked after the lock wait, and
+	// the new hash or is_active is what is compared); one that comes later waits
+	// for this transaction, then revokes the session it opened.
+	LockSignIn(ctx context.Context, arg LockSignInParams) (string, error)
 	// PeekRateLimit reads a counter without counting; zero when its window passed.
 	PeekRateLimit(ctx context.Context, arg PeekRateLimitParams) (PeekRateLimitRow, error)
 	ResetRateLimit(ctx context.Context, key string) error
@@ -124,7 +135,10 @@ type Querier interface {
 	SetPreregistrationExpiry(ctx context.Context, arg SetPreregistrationExpiryParams) (int64, error)
 	SetUserRoleByEmail(ctx context.Context, arg SetUserRoleByEmailParams) (User, error)
 	// TouchSession slides a session's expiry; it writes only when the session was
-	// last used before stale_before, so a busy session is written about once a minute.
+	// last used before stale_before, so a busy session is written about once a
+	// minute. The caller caps expires_at at the absolute lifetime (created_at
+	// plus SESSION_MAX_TTL). Safe against a concurrent revocation: an UPDATE of a
+	// deleted row touches nothing, and a session is never re-created by it.
 	TouchSession(ctx context.Context, arg TouchSessionParams) (int64, error)
 	UpdateAccountTokens(ctx context.Context, arg UpdateAccountTokensParams) (Account, error)
 	// UpdateUserAdmin changes role and activation; a NULL argument keeps the value.

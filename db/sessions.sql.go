@@ -36,6 +36,9 @@ type CreateSessionRow struct {
 	UserAgent  string
 }
 
+// CreateSession opens a session. Callers that open one for a password
+// sign-in first run LockSignIn in the same transaction, so the session is
+// created only while the verified credential is current and the user active.
 func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) (CreateSessionRow, error) {
 	row := q.db.QueryRow(ctx, createSession,
 		arg.ID,
@@ -118,7 +121,7 @@ func (q *Queries) DeleteSessionsByUser(ctx context.Context, userID string) (int6
 }
 
 const getSessionUser = `-- name: GetSessionUser :one
-SELECT s.id AS session_id, s.last_used_at, s.expires_at, p.id, p.name, p.email, p.email_verified, p.image, p.is_active, p.role, p.created_at, p.updated_at, p.has_password, p.account_providers, p.account_types
+SELECT s.id AS session_id, s.created_at, s.last_used_at, s.expires_at, p.id, p.name, p.email, p.email_verified, p.image, p.is_active, p.role, p.created_at, p.updated_at, p.has_password, p.account_providers, p.account_types
 FROM sessions s
 JOIN user_profiles p ON p.id = s.user_id
 WHERE s.token_hash = $1 AND s.expires_at > $2
@@ -131,6 +134,7 @@ type GetSessionUserParams struct {
 
 type GetSessionUserRow struct {
 	SessionID   string
+	CreatedAt   time.Time
 	LastUsedAt  time.Time
 	ExpiresAt   time.Time
 	UserProfile UserProfile
@@ -143,6 +147,7 @@ func (q *Queries) GetSessionUser(ctx context.Context, arg GetSessionUserParams) 
 	var i GetSessionUserRow
 	err := row.Scan(
 		&i.SessionID,
+		&i.CreatedAt,
 		&i.LastUsedAt,
 		&i.ExpiresAt,
 		&i.UserProfile.ID,
@@ -212,96 +217,6 @@ func (q *Queries) ListSessionsByUser(ctx context.Context, arg ListSessionsByUser
 	return items, nil
 }
 
-const openLoginSession = `-- name: OpenLoginSession :one
-WITH u AS (
-    SELECT p.id, p.name, p.email, p.email_verified, p.image, p.is_active, p.role, p.created_at, p.updated_at,
-           p.has_password, p.account_providers, p.account_types
-    FROM user_profiles p
-    WHERE p.id = $1::text AND p.is_active
-),
-new_session AS (
-    INSERT INTO sessions (id, user_id, token_hash, created_at, last_used_at, expires_at, ip, user_agent)
-    SELECT $2::text, u.id, $3::bytea, $4::timestamptz, $4::timestamptz,
-           $5::timestamptz, $6::text, $7::text
-    FROM u
-),
-lifted AS (
-    DELETE FROM rate_limits WHERE key = $8::text AND EXISTS (SELECT 1 FROM u)
-),
-event AS (
-    INSERT INTO auth_events (user_id, actor_id, type, ip, user_agent, detail, created_at)
-    SELECT u.id, u.id, 'login_success', $6::text, $7::text, $9::text, $4::timestamptz
-    FROM u
-)
-SELECT u.id, u.name, u.email, u.email_verified, u.image, u.is_active, u.role, u.created_at, u.updated_at,
-       u.has_password, u.account_providers, u.account_types
-FROM u
-`
-
-type OpenLoginSessionParams struct {
-	UserID       string
-	SessionID    string
-	TokenHash    []byte
-	Now          time.Time
-	ExpiresAt    time.Time
-	Ip           string
-	UserAgent    string
-	RateLimitKey string
-	Detail       string
-}
-
-type OpenLoginSessionRow struct {
-	ID               string
-	Name             *string
-	Email            string
-	EmailVerified    *time.Time
-	Image            *string
-	IsActive         bool
-	Role             string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	HasPassword      bool
-	AccountProviders []string
-	AccountTypes     []string
-}
-
-// OpenLoginSession finishes a successful sign-in in one statement, so in one
-// round trip and one transaction: if the user still exists and is active, it
-// opens the session, lifts the account's failed sign-in count, records the
-// login_success event and returns the user as GetUserProfile does. No row
-// means the user was deleted or deactivated since the password was checked,
-// and then nothing is written. (A user deleted by a transaction that commits
-// during this statement fails the sessions foreign key: 23503.)
-func (q *Queries) OpenLoginSession(ctx context.Context, arg OpenLoginSessionParams) (OpenLoginSessionRow, error) {
-	row := q.db.QueryRow(ctx, openLoginSession,
-		arg.UserID,
-		arg.SessionID,
-		arg.TokenHash,
-		arg.Now,
-		arg.ExpiresAt,
-		arg.Ip,
-		arg.UserAgent,
-		arg.RateLimitKey,
-		arg.Detail,
-	)
-	var i OpenLoginSessionRow
-	err := row.Scan(
-		&i.ID,
-		&i.Name,
-		&i.Email,
-		&i.EmailVerified,
-		&i.Image,
-		&i.IsActive,
-		&i.Role,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.HasPassword,
-		&i.AccountProviders,
-		&i.AccountTypes,
-	)
-	return i, err
-}
-
 const revokeSession = `-- name: RevokeSession :execrows
 DELETE FROM sessions WHERE id = $1 AND user_id = $2 AND expires_at > $3
 `
@@ -336,7 +251,10 @@ type TouchSessionParams struct {
 }
 
 // TouchSession slides a session's expiry; it writes only when the session was
-// last used before stale_before, so a busy session is written about once a minute.
+// last used before stale_before, so a busy session is written about once a
+// minute. The caller caps expires_at at the absolute lifetime (created_at
+// plus SESSION_MAX_TTL). Safe against a concurrent revocation: an UPDATE of a
+// deleted row touches nothing, and a session is never re-created by it.
 func (q *Queries) TouchSession(ctx context.Context, arg TouchSessionParams) (int64, error) {
 	result, err := q.db.Exec(ctx, touchSession,
 		arg.Now,

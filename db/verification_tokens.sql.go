@@ -142,6 +142,30 @@ func (q *Queries) GetTokenUser(ctx context.Context, arg GetTokenUserParams) (Get
 	return i, err
 }
 
+const getVerificationTokenEmail = `-- name: GetVerificationTokenEmail :one
+SELECT COALESCE(p.email, t.identifier)::text AS email
+FROM verification_tokens t
+LEFT JOIN preregistrations p ON p.id = t.preregistration_id
+WHERE t.token = $1 AND t.purpose = $2 AND t.expires > $3
+`
+
+type GetVerificationTokenEmailParams struct {
+	TokenHash string
+	Purpose   string
+	Now       time.Time
+}
+
+// GetVerificationTokenEmail reads, without consuming, the email a live token
+// belongs to (its registration's, else its identifier), so a workflow can
+// lock that email (LockEmail) before it consumes the token: the lock order
+// of registration and resend, which lock the email and then delete tokens.
+func (q *Queries) GetVerificationTokenEmail(ctx context.Context, arg GetVerificationTokenEmailParams) (string, error) {
+	row := q.db.QueryRow(ctx, getVerificationTokenEmail, arg.TokenHash, arg.Purpose, arg.Now)
+	var email string
+	err := row.Scan(&email)
+	return email, err
+}
+
 const issueVerification = `-- name: IssueVerification :exec
 WITH voided AS (
     DELETE FROM verification_tokens

@@ -91,9 +91,11 @@ func errWrongPassword() error {
 
 // reauthenticate checks that pw is the principal's current password before a
 // sensitive change, and returns the stored hash ("" when the user has no
-// password; pw is then ignored). A wrong password counts against the
-// account's failed sign-ins like a failed login, and a locked account is
-// refused before any hash, so a stolen session cannot be used to guess it.
+// password; pw is then ignored). Like a sign-in, the attempt is counted
+// against the account's failed sign-ins before the password is checked, and
+// refused without a hash past the limit, so a stolen session cannot be used
+// to guess it, not even by a burst of concurrent requests; a correct
+// password lifts the count.
 // Errors: CodeInvalidCreds, CodeRateLimited, CodeUnavailable.
 func (s *Service) reauthenticate(ctx context.Context, p Principal, pw string, meta Meta) (string, error) {
 	cred, err := s.q.GetCredentialByUser(ctx, p.User.ID)
@@ -107,7 +109,7 @@ func (s *Service) reauthenticate(ctx context.Context, p Principal, pw string, me
 		return "", errWrongPassword()
 	}
 	key := accountLoginKey(p.User.Email)
-	if err := s.checkLoginLock(ctx, key); err != nil {
+	if err := s.countLoginAttempt(ctx, key); err != nil {
 		return "", err
 	}
 	ok, _, err := s.checkPassword(ctx, p.User.ID, pw, cred.PasswordHash)
@@ -115,10 +117,13 @@ func (s *Service) reauthenticate(ctx context.Context, p Principal, pw string, me
 		return "", err
 	}
 	if !ok {
-		if err := s.countFailedLogin(ctx, key, p.User.ID, "reauthentication_failure", meta); err != nil {
+		if err := s.recordFailure(ctx, p.User.ID, "reauthentication_failure", meta, ""); err != nil {
 			return "", err
 		}
 		return "", errWrongPassword()
+	}
+	if err := s.q.ResetRateLimit(ctx, key); err != nil {
+		return "", translate(err)
 	}
 	return cred.PasswordHash, nil
 }
@@ -203,14 +208,31 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, in ChangePass
 // DeleteAccount deletes the principal's user and, by cascade, everything of
 // theirs: credentials, linked accounts, sessions and tokens. When the user
 // has a password, pw must be it. The audit trail keeps an account_deleted
-// event.
-// Errors: CodeInvalidCreds, CodeRateLimited, CodeUnauthenticated (the user
-// is gone), CodeUnavailable.
+// event. The last active admin cannot delete themselves: under the admins'
+// lock (LockAdmins), as the admin routes, so of two admins deleting
+// themselves at once, one is refused when they are the last two.
+// Errors: CodeInvalidCreds, CodeRateLimited, CodeConflict (the last active
+// admin), CodeUnauthenticated (the user is gone), CodeUnavailable.
 func (s *Service) DeleteAccount(ctx context.Context, p Principal, pw string, meta Meta) error {
 	if _, err := s.reauthenticate(ctx, p, pw, meta); err != nil {
 		return err
 	}
 	return s.tx(ctx, func(q *db.Queries) error {
+		if err := q.LockAdmins(ctx); err != nil {
+			return err
+		}
+		before, err := q.GetUser(ctx, p.User.ID)
+		if err != nil {
+			if ErrorCode(translate(err)) == CodeNotFound {
+				return Errorf(CodeUnauthenticated, "Sign in first.")
+			}
+			return err
+		}
+		if before.Role == RoleAdmin && before.IsActive {
+			if err := s.requireOtherAdmin(ctx, q); err != nil {
+				return err
+			}
+		}
 		n, err := q.DeleteUser(ctx, p.User.ID)
 		if err != nil {
 			return err

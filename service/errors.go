@@ -112,6 +112,10 @@ func translate(err error) error {
 		switch {
 		case pgErr.Code == "23505":
 			return &Error{Code: CodeConflict, Message: "That conflicts with existing data.", err: err}
+		case pgErr.Code == "40001", pgErr.Code == "40P01":
+			// What tx did not resolve by running the transaction again.
+			return &Error{Code: CodeUnavailable, Message: "The request collided with another one; try again.",
+				RetryAfter: time.Second, err: err}
 		case pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", pgErr.Code == "53300",
 			strings.HasPrefix(pgErr.Code, "08"):
 			return unavailable(err)
@@ -137,9 +141,10 @@ func unavailable(err error) *Error {
 		RetryAfter: retryAfterUnavailable, err: err}
 }
 
-// isForeignKeyViolation reports whether err is PostgreSQL's 23503: a row
-// referred to a parent that another transaction deleted meanwhile.
-func isForeignKeyViolation(err error) bool {
+// isTransient reports whether err is a serialization failure (40001) or a
+// deadlock (40P01): PostgreSQL aborted the transaction because of another
+// one, and running it again is expected to succeed.
+func isTransient(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23503"
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }

@@ -23,6 +23,8 @@ func TestTranslate(t *testing.T) {
 		{"connection failure", &pgconn.PgError{Code: "08006"}, CodeUnavailable},
 		{"too many connections", &pgconn.PgError{Code: "53300"}, CodeUnavailable},
 		{"syntax error", &pgconn.PgError{Code: "42601"}, CodeInternal},
+		{"deadlock", &pgconn.PgError{Code: "40P01"}, CodeUnavailable},
+		{"serialization failure", fmt.Errorf("commit: %w", &pgconn.PgError{Code: "40001"}), CodeUnavailable},
 		{"deadline", context.DeadlineExceeded, CodeUnavailable},
 		{"client gone", fmt.Errorf("query: %w", context.Canceled), CodeUnavailable},
 		{"domain error kept", Errorf(CodeInvalidToken, "x"), CodeInvalidToken},

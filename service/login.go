@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/nextsecure/nextsecure/db"
 )
@@ -27,13 +26,21 @@ func errInvalidCredentials() error {
 // Every failure answers the same CodeInvalidCreds at the same cost, one
 // password hash: an unknown or malformed email, or a user without a
 // password, is checked against a dummy hash. CodeAccountDisabled comes only
-// after a correct password. Failures count against the account (keyed on
-// the normalised email, so unknown emails are throttled alike): after 10
-// within 15 minutes every attempt is refused with CodeRateLimited until the
-// window passes, whatever the client address and even with the right
-// password; a successful sign-in or a password reset lifts it. A correct
-// password stored with outdated parameters (or as legacy bcrypt) is
-// rehashed in place.
+// after a correct password. Every attempt is counted against the account
+// (keyed on the normalised email, so unknown emails are throttled alike)
+// before its password is checked, in one atomic statement: past 10 within
+// 15 minutes an attempt is refused with CodeRateLimited without a hash,
+// whatever the client address and even with the right password, so a burst
+// of concurrent guesses gets 10 answers, not one per guess. A successful
+// sign-in or a password reset lifts the count. A correct password stored
+// with outdated parameters (or as legacy bcrypt) is rehashed in place.
+//
+// The session is opened only if, in the transaction that inserts it, the
+// user is still active and its credential still the one verified
+// (LockSignIn): a password reset or change, deactivation or deletion that
+// commits while the password is being checked makes the sign-in check
+// again, against what is current, so it ends as it would have a moment
+// later (normally a failure); one that comes later revokes the session.
 // Errors: CodeInvalidCreds, CodeAccountDisabled, CodeRateLimited, CodeUnavailable.
 func (s *Service) Login(ctx context.Context, in LoginInput, meta Meta) (User, SessionToken, error) {
 	email, ok := NormalizeEmail(in.Email)
@@ -45,75 +52,103 @@ func (s *Service) Login(ctx context.Context, in LoginInput, meta Meta) (User, Se
 		return User{}, SessionToken{}, errInvalidCredentials()
 	}
 	key := failedLoginKey(email)
-	if err := s.checkLoginLock(ctx, key); err != nil {
+	if err := s.countLoginAttempt(ctx, key); err != nil {
 		return User{}, SessionToken{}, err
 	}
-	row, err := s.q.GetLoginByEmail(ctx, email)
-	if err != nil && ErrorCode(translate(err)) != CodeNotFound {
-		return User{}, SessionToken{}, translate(err)
-	}
-	// row is empty for an unknown email; an empty hash runs the dummy.
-	ok, rehash, err := s.checkPassword(ctx, row.ID, in.Password, row.PasswordHash)
-	if err != nil {
-		return User{}, SessionToken{}, err
-	}
-	if !ok {
-		if err := s.countFailedLogin(ctx, key, row.ID, "login_failure", meta); err != nil {
-			return User{}, SessionToken{}, err
-		}
-		return User{}, SessionToken{}, errInvalidCredentials()
-	}
-	disabled := Errorf(CodeAccountDisabled, "This account has been disabled.")
-	if !row.IsActive {
-		err := s.tx(ctx, func(q *db.Queries) error {
-			return s.audit(ctx, q, row.ID, row.ID, "login_failure", meta, "account disabled")
-		})
-		if err != nil {
-			return User{}, SessionToken{}, err
-		}
-		return User{}, SessionToken{}, disabled
-	}
-	detail := ""
-	if rehash {
-		// Hashed outside any transaction; a busy hasher only postpones the upgrade.
-		newHash, err := s.hash(ctx, in.Password)
-		if err != nil {
-			s.log.WarnContext(ctx, "password rehash skipped", "user", row.ID, "err", err)
-		} else {
-			// Compare-and-swap: a password changed meanwhile is never overwritten.
-			n, err := s.q.UpgradeCredentialHash(ctx, db.UpgradeCredentialHashParams{
-				NewHash: newHash, UserID: row.ID, OldHash: row.PasswordHash,
-			})
-			if err != nil {
-				return User{}, SessionToken{}, translate(err)
-			}
-			if n == 1 {
-				detail = "password hash upgraded"
-			}
-		}
-	}
-	// One statement, so one round trip: under load the hashing threads
-	// share the cores with this work, and every round trip to PostgreSQL
-	// costs them a context switch (docs/performance.md).
-	now := s.now()
-	token, tokenHash := newToken()
-	session := SessionToken{ID: newID(now), Token: token, ExpiresAt: now.Add(s.cfg.SessionTTL)}
-	p, err := s.q.OpenLoginSession(ctx, db.OpenLoginSessionParams{
-		UserID: row.ID, SessionID: session.ID, TokenHash: tokenHash, Now: now, ExpiresAt: session.ExpiresAt,
-		Ip: truncate(meta.IP, 64), UserAgent: truncate(meta.UserAgent, 512),
-		RateLimitKey: key, Detail: detail,
-	})
-	if err != nil {
-		if ErrorCode(translate(err)) != CodeNotFound && !isForeignKeyViolation(err) {
+	// Check the password, then open the session if the hash checked is
+	// still current. If it is not (a reset, a change, or another sign-in's
+	// rehash committed in between), check once more against the current
+	// one: the attempt then ends as it would have a moment later.
+	for checks := 1; ; checks++ {
+		row, err := s.q.GetLoginByEmail(ctx, email)
+		if err != nil && ErrorCode(translate(err)) != CodeNotFound {
 			return User{}, SessionToken{}, translate(err)
 		}
-		// Deleted or deactivated since the password was checked.
-		if u, err := s.q.GetUserProfile(ctx, row.ID); err == nil && !u.IsActive {
-			return User{}, SessionToken{}, disabled
+		// row is empty for an unknown email; an empty hash runs the dummy.
+		ok, rehash, err := s.checkPassword(ctx, row.ID, in.Password, row.PasswordHash)
+		if err != nil {
+			return User{}, SessionToken{}, err
 		}
-		return User{}, SessionToken{}, errInvalidCredentials()
+		if !ok {
+			if err := s.recordFailure(ctx, row.ID, "login_failure", meta, ""); err != nil {
+				return User{}, SessionToken{}, err
+			}
+			return User{}, SessionToken{}, errInvalidCredentials()
+		}
+		if !row.IsActive {
+			if err := s.recordFailure(ctx, row.ID, "login_failure", meta, "account disabled"); err != nil {
+				return User{}, SessionToken{}, err
+			}
+			return User{}, SessionToken{}, errAccountDisabled()
+		}
+		newHash := ""
+		if rehash {
+			// Hashed before the transaction opens; a busy hasher only
+			// postpones the upgrade.
+			if newHash, err = s.hash(ctx, in.Password); err != nil {
+				s.log.WarnContext(ctx, "password rehash skipped", "user", row.ID, "err", err)
+				newHash = ""
+			}
+		}
+		user, session, err := s.openLoginSession(ctx, row.ID, row.PasswordHash, newHash, key, meta)
+		if ErrorCode(err) != CodeNotFound {
+			return user, session, err
+		}
+		// Deactivated, deleted, or its password hash changed since it
+		// was checked.
+		if checks == 2 {
+			return User{}, SessionToken{}, errInvalidCredentials()
+		}
 	}
-	return userFromProfile(db.UserProfile(p)), session, nil
+}
+
+func errAccountDisabled() error {
+	return Errorf(CodeAccountDisabled, "This account has been disabled.")
+}
+
+// openLoginSession finishes a sign-in whose password verified against
+// verifiedHash, in one transaction: it upgrades the hash to newHash (unless
+// ""), checks and locks the user and credential (LockSignIn), opens the
+// session, lifts the account's failed sign-in count and records the
+// login_success event. CodeNotFound means the user is no longer active or
+// its credential no longer holds verifiedHash, and then nothing is written.
+func (s *Service) openLoginSession(ctx context.Context, userID, verifiedHash, newHash, key string,
+	meta Meta) (User, SessionToken, error) {
+	var user User
+	var session SessionToken
+	err := s.tx(ctx, func(q *db.Queries) error {
+		current, detail := verifiedHash, ""
+		if newHash != "" {
+			// Compare-and-swap: a password changed meanwhile is never
+			// overwritten (and LockSignIn then finds no row).
+			n, err := q.UpgradeCredentialHash(ctx, db.UpgradeCredentialHashParams{
+				NewHash: newHash, UserID: userID, OldHash: verifiedHash,
+			})
+			if err != nil {
+				return err
+			}
+			if n == 1 {
+				current, detail = newHash, "password hash upgraded"
+			}
+		}
+		if _, err := q.LockSignIn(ctx, db.LockSignInParams{UserID: userID, PasswordHash: current}); err != nil {
+			return err
+		}
+		var err error
+		if session, err = s.openSession(ctx, q, userID, meta); err != nil {
+			return err
+		}
+		if err := q.ResetRateLimit(ctx, key); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, q, userID, userID, "login_success", meta, detail); err != nil {
+			return err
+		}
+		p, err := q.GetUserProfile(ctx, userID)
+		user = userFromProfile(p)
+		return err
+	})
+	return user, session, err
 }
 
 // checkPassword verifies pw against hash ("" runs the dummy verification).
@@ -143,48 +178,24 @@ func accountLoginKey(email string) string {
 	return failedLoginKey(strings.ToLower(strings.TrimSpace(email)))
 }
 
-// checkLoginLock fails with CodeRateLimited while the account behind key has
-// used up its failed sign-ins. It only reads, so it runs before any hash.
+// countLoginAttempt counts one password attempt against the account behind
+// key, before the password is checked, and fails with CodeRateLimited when
+// it is past the limit: the count and the check are one atomic statement
+// (HitRateLimit), so concurrent attempts cannot all pass it.
 // Errors: CodeRateLimited, CodeUnavailable.
-func (s *Service) checkLoginLock(ctx context.Context, key string) error {
-	locked, retry, err := s.exhausted(ctx, s.q, key, limitFailedLogins)
+func (s *Service) countLoginAttempt(ctx context.Context, key string) error {
+	ok, retry, err := s.hit(ctx, s.q, key, limitFailedLogins)
 	if err != nil {
 		return translate(err)
 	}
-	if locked {
+	if !ok {
 		return rateLimited(retry)
 	}
 	return nil
 }
 
-// exhausted reports, without counting, whether key has used up l: the next
-// event would be refused, for retryAfter. It is always false when rate
-// limits are off.
-func (s *Service) exhausted(ctx context.Context, q *db.Queries, key string, l Limit) (bool, time.Duration, error) {
-	if !s.cfg.RateLimits {
-		return false, 0, nil
-	}
-	now := s.now()
-	row, err := q.PeekRateLimit(ctx, db.PeekRateLimitParams{Key: key, WindowFloor: now.Add(-l.Window)})
-	if err != nil {
-		if ErrorCode(translate(err)) == CodeNotFound {
-			return false, 0, nil
-		}
-		return false, 0, err
-	}
-	if int(row.Count) < l.Max {
-		return false, 0, nil
-	}
-	return true, row.WindowStart.Add(l.Window).Sub(now), nil
-}
-
-// countFailedLogin counts a wrong password against the account behind key
-// and records event for userID ("" when the email is unknown).
-func (s *Service) countFailedLogin(ctx context.Context, key, userID, event string, meta Meta) error {
-	return s.tx(ctx, func(q *db.Queries) error {
-		if _, _, err := s.hit(ctx, q, key, limitFailedLogins); err != nil {
-			return err
-		}
-		return s.audit(ctx, q, userID, userID, event, meta, "")
-	})
+// recordFailure records a failed sign-in or re-authentication event for
+// userID ("" when the email is unknown); the attempt was counted before.
+func (s *Service) recordFailure(ctx context.Context, userID, event string, meta Meta, detail string) error {
+	return translate(s.audit(ctx, s.q, userID, userID, event, meta, detail))
 }

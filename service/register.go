@@ -149,7 +149,9 @@ func (s *Service) ResendVerification(ctx context.Context, emailIn string, meta M
 // the account from its pending registration (the name and password given at
 // sign-up, email verified now, active), deletes the registration with its
 // tokens, and opens a session. The token is consumed atomically: of many
-// concurrent calls with one token, one succeeds.
+// concurrent calls with one token, one succeeds. It locks the token's email
+// (LockEmail) before it consumes the token, the order of Register and
+// ResendVerification, which lock the email and then delete its tokens.
 // Errors: CodeInvalidToken (unknown, used, expired, of another purpose, or
 // its registration expired or superseded by an account), CodeUnavailable.
 func (s *Service) VerifyEmail(ctx context.Context, token string, meta Meta) (User, SessionToken, error) {
@@ -159,15 +161,29 @@ func (s *Service) VerifyEmail(ctx context.Context, token string, meta Meta) (Use
 	}
 	var user User
 	var session SessionToken
-	var consumed bool
+	var consumed bool // the token was used up, but no account was made
 	err := s.tx(ctx, func(q *db.Queries) error {
+		user, session, consumed = User{}, SessionToken{}, false
 		now := s.now()
-		tok, err := q.ConsumeVerificationToken(ctx, db.ConsumeVerificationTokenParams{
+		// Read which email the token is for, and lock it, before consuming it.
+		email, err := q.GetVerificationTokenEmail(ctx, db.GetVerificationTokenEmailParams{
 			TokenHash: hashTokenHex(token), Purpose: purposeVerifyEmail, Now: now,
 		})
 		if err != nil {
 			if ErrorCode(translate(err)) == CodeNotFound {
 				return invalid
+			}
+			return err
+		}
+		if err := q.LockEmail(ctx, email); err != nil {
+			return err
+		}
+		tok, err := q.ConsumeVerificationToken(ctx, db.ConsumeVerificationTokenParams{
+			TokenHash: hashTokenHex(token), Purpose: purposeVerifyEmail, Now: now,
+		})
+		if err != nil {
+			if ErrorCode(translate(err)) == CodeNotFound {
+				return invalid // consumed or voided while we waited for the lock
 			}
 			return err
 		}
@@ -177,9 +193,6 @@ func (s *Service) VerifyEmail(ctx context.Context, token string, meta Meta) (Use
 		}
 		pre, err := q.GetPreregistration(ctx, *tok.PreregistrationID)
 		if err != nil {
-			return err
-		}
-		if err := q.LockEmail(ctx, pre.Email); err != nil {
 			return err
 		}
 		taken, err := emailTaken(ctx, q, pre.Email)
@@ -209,6 +222,8 @@ func (s *Service) VerifyEmail(ctx context.Context, token string, meta Meta) (Use
 		if _, err := q.DeletePreregistration(ctx, pre.ID); err != nil {
 			return err
 		}
+		// The user is created in this transaction: nothing can have
+		// changed its password or deactivated it.
 		if session, err = s.openSession(ctx, q, row.ID, meta); err != nil {
 			return err
 		}
@@ -225,7 +240,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string, meta Meta) (Use
 	if err != nil {
 		return User{}, SessionToken{}, err
 	}
-	if consumed && user.ID == "" {
+	if consumed {
 		return User{}, SessionToken{}, invalid
 	}
 	return user, session, nil

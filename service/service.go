@@ -28,6 +28,10 @@ type Config struct {
 	VerifyTTL  time.Duration
 	ResetTTL   time.Duration
 	SessionTTL time.Duration
+	// SessionMaxTTL is a session's absolute lifetime from sign-in, however
+	// active: sliding never takes its expiry past created_at plus this
+	// (SESSION_MAX_TTL). Zero means the default, 2160h (90 days).
+	SessionMaxTTL time.Duration
 	// RateLimits enables every throttle; off is for benchmarks only.
 	RateLimits bool
 	// HashSlots bounds the password hashes computed at once (0: GOMAXPROCS)
@@ -43,8 +47,10 @@ func DefaultConfig() Config {
 		VerifyTTL:  24 * time.Hour,
 		ResetTTL:   time.Hour,
 		SessionTTL: 720 * time.Hour,
-		RateLimits: true,
-		HashWait:   2 * time.Second,
+		// SessionMaxTTL is 90 days.
+		SessionMaxTTL: defaultSessionMaxTTL,
+		RateLimits:    true,
+		HashWait:      2 * time.Second,
 	}
 }
 
@@ -94,12 +100,32 @@ func (s *Service) Ping(ctx context.Context) error {
 	return translate(s.pool.Ping(ctx))
 }
 
-// tx runs fn in a transaction and translates driver errors.
+// txAttempts is how often tx runs a transaction that PostgreSQL aborted as
+// a serialization failure or a deadlock victim before it gives up.
+const txAttempts = 3
+
+// tx runs fn in a transaction and translates driver errors. A transaction
+// aborted by a serialization failure (40001) or chosen as a deadlock victim
+// (40P01) is run again, from the start, up to txAttempts times in all; if it
+// still fails, translate answers CodeUnavailable. fn must therefore not
+// keep state from an earlier attempt that did not commit.
 func (s *Service) tx(ctx context.Context, fn func(q *db.Queries) error) error {
-	return translate(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return fn(db.New(tx))
-	}))
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			return fn(db.New(tx))
+		})
+		if !isTransient(err) || attempt == txAttempts || ctx.Err() != nil {
+			break
+		}
+		s.log.InfoContext(ctx, "transaction retried", "attempt", attempt, "err", err)
+	}
+	return translate(err)
 }
+
+// Now returns the time on the service's clock, for the HTTP layer's cookie
+// lifetimes.
+func (s *Service) Now() time.Time { return s.now() }
 
 // hash computes a password hash within the hashing limit. It fails with
 // CodeUnavailable when no hashing slot frees up in time.

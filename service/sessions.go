@@ -18,13 +18,41 @@ type SessionToken struct {
 type Principal struct {
 	User      User
 	SessionID string
+	// SessionExpiresAt is the session's expiry, after any slide.
+	SessionExpiresAt time.Time
+	// SessionExtended says that this request slid the session's expiry,
+	// so a client that keeps the token with an expiry (a cookie) should
+	// be told the new one.
+	SessionExtended bool
+}
+
+// defaultSessionMaxTTL is SESSION_MAX_TTL's default, 90 days.
+const defaultSessionMaxTTL = 2160 * time.Hour
+
+// sessionExpiry is when a session created at created should expire if used
+// at now: SESSION_TTL after its last use, but never past SESSION_MAX_TTL
+// after its creation.
+func (s *Service) sessionExpiry(created, now time.Time) time.Time {
+	maxTTL := s.cfg.SessionMaxTTL
+	if maxTTL <= 0 {
+		maxTTL = defaultSessionMaxTTL
+	}
+	exp := now.Add(s.cfg.SessionTTL)
+	if limit := created.Add(maxTTL); exp.After(limit) {
+		return limit
+	}
+	return exp
 }
 
 // sessionTouchEvery is how stale last_used_at may get before a request
 // writes it (and slides the expiry): about once a minute, not every request.
 const sessionTouchEvery = time.Minute
 
-// openSession creates a session for userID inside q's transaction.
+// openSession creates a session for userID inside q's transaction. The
+// caller must have decided, in the same transaction and with the rows
+// locked, that the user may have it: a password sign-in runs LockSignIn
+// first (openLoginSession); VerifyEmail creates the user in the same
+// transaction. Any new way to sign in needs the same.
 func (s *Service) openSession(ctx context.Context, q *db.Queries, userID string, meta Meta) (SessionToken, error) {
 	now := s.now()
 	token, hash := newToken()
@@ -33,7 +61,7 @@ func (s *Service) openSession(ctx context.Context, q *db.Queries, userID string,
 		UserID:    userID,
 		TokenHash: hash,
 		Now:       now,
-		ExpiresAt: now.Add(s.cfg.SessionTTL),
+		ExpiresAt: s.sessionExpiry(now, now),
 		Ip:        truncate(meta.IP, 64),
 		UserAgent: truncate(meta.UserAgent, 512),
 	})
@@ -44,7 +72,10 @@ func (s *Service) openSession(ctx context.Context, q *db.Queries, userID string,
 }
 
 // Authenticate returns the principal of a session token. It runs one indexed
-// query, and writes only when the session's last use is over a minute old.
+// query, and writes only when the session's last use is over a minute old:
+// then it slides the expiry to SESSION_TTL from now, capped at
+// SESSION_MAX_TTL from the session's creation, and reports it in the
+// principal (SessionExtended).
 // Errors: CodeUnauthenticated, CodeUnavailable.
 func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
 	if token == "" || len(token) > 128 {
@@ -61,16 +92,22 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	if !row.UserProfile.IsActive {
 		return Principal{}, Errorf(CodeUnauthenticated, "Sign in first.")
 	}
+	p := Principal{User: userFromProfile(row.UserProfile), SessionID: row.SessionID, SessionExpiresAt: row.ExpiresAt}
 	if now.Sub(row.LastUsedAt) >= sessionTouchEvery {
-		_, err := s.q.TouchSession(ctx, db.TouchSessionParams{
-			ID: row.SessionID, Now: now, ExpiresAt: now.Add(s.cfg.SessionTTL),
+		expires := s.sessionExpiry(row.CreatedAt, now)
+		n, err := s.q.TouchSession(ctx, db.TouchSessionParams{
+			ID: row.SessionID, Now: now, ExpiresAt: expires,
 			StaleBefore: now.Add(-sessionTouchEvery),
 		})
 		if err != nil {
 			return Principal{}, translate(err)
 		}
+		if n == 1 {
+			p.SessionExtended = !expires.Equal(row.ExpiresAt)
+			p.SessionExpiresAt = expires
+		}
 	}
-	return Principal{User: userFromProfile(row.UserProfile), SessionID: row.SessionID}, nil
+	return p, nil
 }
 
 func truncate(s string, n int) string {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/nextsecure/nextsecure/service"
@@ -73,18 +74,36 @@ func toSessionJSON(s service.SessionToken) sessionJSON {
 	return sessionJSON{Token: s.Token, ExpiresAt: s.ExpiresAt.UTC()}
 }
 
-// setSessionCookie hands a new session to a browser: HttpOnly, SameSite=Lax,
-// Path=/, and Secure when BASE_URL is https.
+// setSessionCookie hands a session to a browser, when it is opened and
+// again whenever its expiry slides: HttpOnly, SameSite=Lax, Path=/, Secure
+// when BASE_URL is https, and Expires and Max-Age at the session's expiry
+// (Max-Age counted on the service's clock).
 func (a *api) setSessionCookie(w http.ResponseWriter, s service.SessionToken) {
+	maxAge := int(s.ExpiresAt.Sub(a.svc.Now()) / time.Second)
+	if maxAge <= 0 {
+		maxAge = -1 // already expired: delete it (0 would mean no Max-Age)
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: s.Token, Path: "/", Expires: s.ExpiresAt,
-		MaxAge: int(time.Until(s.ExpiresAt).Seconds()), HttpOnly: true, Secure: a.secure,
+		MaxAge: maxAge, HttpOnly: true, Secure: a.secure,
 		SameSite: http.SameSiteLaxMode,
 	})
 }
 
-// clearSessionCookie removes the session cookie from a browser.
+// clearSessionCookie removes the session cookie from a browser, replacing
+// a renewal the authentication set earlier in the same response (one
+// Set-Cookie per cookie name, RFC 6265).
 func (a *api) clearSessionCookie(w http.ResponseWriter) {
+	var keep []string
+	for _, v := range w.Header().Values("Set-Cookie") {
+		if !strings.HasPrefix(v, sessionCookie+"=") {
+			keep = append(keep, v)
+		}
+	}
+	w.Header().Del("Set-Cookie")
+	for _, v := range keep {
+		w.Header().Add("Set-Cookie", v)
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: a.secure,
 		SameSite: http.SameSiteLaxMode,

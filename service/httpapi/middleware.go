@@ -233,6 +233,11 @@ func (a *api) authed(next http.Handler) http.Handler {
 			writeError(w, r, a.log, err)
 			return
 		}
+		if fromCookie && p.SessionExtended {
+			// The session slid: so does the cookie, or the browser would
+			// drop it at the first expiry while the session is in use.
+			a.setSessionCookie(w, service.SessionToken{ID: p.SessionID, Token: token, ExpiresAt: p.SessionExpiresAt})
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
 	})
 }

@@ -23,3 +23,20 @@ WHERE user_id = @user_id AND password_hash = @old_hash;
 
 -- name: DeleteCredential :execrows
 DELETE FROM credentials WHERE user_id = @user_id;
+
+-- name: LockSignIn :one
+-- LockSignIn is the check a password sign-in makes in the transaction that
+-- opens its session: the user is still active and its credential still holds
+-- the hash that was verified. It locks both rows FOR SHARE (users first, then
+-- credentials, the order in which deleting a user cascades) until the
+-- transaction ends, so it is safe against a concurrent password reset or
+-- change (UPDATE credentials), deactivation (UPDATE users) and deletion
+-- (DELETE users) in either order: one that committed first makes this return
+-- no row (under READ COMMITTED the row is re-checked after the lock wait, and
+-- the new hash or is_active is what is compared); one that comes later waits
+-- for this transaction, then revokes the session it opened.
+SELECT u.id
+FROM users u
+JOIN credentials c ON c.user_id = u.id
+WHERE u.id = @user_id AND u.is_active AND c.password_hash = @password_hash
+FOR SHARE OF u, c;

@@ -10,6 +10,16 @@ DELETE FROM verification_tokens
 WHERE token = @token_hash AND purpose = @purpose AND expires > @now
 RETURNING identifier, expires, purpose, preregistration_id, user_id;
 
+-- name: GetVerificationTokenEmail :one
+-- GetVerificationTokenEmail reads, without consuming, the email a live token
+-- belongs to (its registration's, else its identifier), so a workflow can
+-- lock that email (LockEmail) before it consumes the token: the lock order
+-- of registration and resend, which lock the email and then delete tokens.
+SELECT COALESCE(p.email, t.identifier)::text AS email
+FROM verification_tokens t
+LEFT JOIN preregistrations p ON p.id = t.preregistration_id
+WHERE t.token = @token_hash AND t.purpose = @purpose AND t.expires > @now;
+
 -- name: DeleteTokensForPreregistration :execrows
 DELETE FROM verification_tokens WHERE preregistration_id = @preregistration_id;
 
