@@ -144,7 +144,7 @@ func TestBinarySIGTERM(t *testing.T) {
 	dsn := testdb.NewURL(t)
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
 	cmd.Dir = t.TempDir()
-	cmd.Env = []string{"DATABASE_URL=" + dsn, "PATH=" + os.Getenv("PATH")}
+	cmd.Env = []string{"DATABASE_URL=" + dsn, "AUTH_SECRET=" + testAuthSecret, "PATH=" + os.Getenv("PATH")}
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = io.Discard, logs
 	if err := cmd.Start(); err != nil {

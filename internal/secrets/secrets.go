@@ -73,7 +73,8 @@ type key struct {
 
 // Parse reads an AUTH_SECRET value: one or more comma-separated secrets,
 // each at least MinSecretLen bytes (surrounding spaces are ignored). The
-// first seals; all open. A value repeated is kept once.
+// first seals; all open. A value repeated is kept once. Its errors are
+// one line and never repeat the secret.
 func Parse(authSecret string) (*Keyring, error) {
 	if strings.TrimSpace(authSecret) == "" {
 		return nil, ErrNotSet
@@ -85,9 +86,9 @@ func Parse(authSecret string) (*Keyring, error) {
 		p = strings.TrimSpace(p)
 		if len(p) < MinSecretLen {
 			if len(parts) == 1 {
-				return nil, fmt.Errorf("is %d bytes, want at least %d", len(p), MinSecretLen)
+				return nil, fmt.Errorf("%d bytes, want at least %d", len(p), MinSecretLen)
 			}
-			return nil, fmt.Errorf("value %d of %d is %d bytes, want at least %d", i+1, len(parts), len(p), MinSecretLen)
+			return nil, fmt.Errorf("value %d of %d: %d bytes, want at least %d", i+1, len(parts), len(p), MinSecretLen)
 		}
 		kk := &key{secret: []byte(p)}
 		id, err := hkdf.Key(sha256.New, kk.secret, nil, "nextsecure key id", idLen)

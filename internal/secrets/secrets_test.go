@@ -145,10 +145,10 @@ func TestParse(t *testing.T) {
 		{name: "repeated kept once", in: secretA + "," + secretA, keys: 1},
 		{name: "empty", in: "", wantErr: "no secret"},
 		{name: "blank", in: "   ", wantErr: "no secret"},
-		{name: "short", in: "hunter2", wantErr: "is 7 bytes, want at least 32"},
-		{name: "31 bytes", in: strings.Repeat("a", 31), wantErr: "is 31 bytes, want at least 32"},
-		{name: "second short", in: secretA + ",short", wantErr: "value 2 of 2 is 5 bytes, want at least 32"},
-		{name: "trailing comma", in: secretA + ",", wantErr: "value 2 of 2 is 0 bytes"},
+		{name: "short", in: "hunter2", wantErr: "7 bytes, want at least 32"},
+		{name: "31 bytes", in: strings.Repeat("a", 31), wantErr: "31 bytes, want at least 32"},
+		{name: "second short", in: secretA + ",short", wantErr: "value 2 of 2: 5 bytes, want at least 32"},
+		{name: "trailing comma", in: secretA + ",", wantErr: "value 2 of 2: 0 bytes"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			k, err := Parse(tt.in)
