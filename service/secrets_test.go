@@ -91,7 +91,6 @@ func openedTokens(tb testing.TB, svc *Service, pool *pgxpool.Pool, provider, acc
 	return out
 }
 
-
 // Rotation: values sealed under the old key and plain text left by older
 // versions are sealed under the new key, across several keyset batches;
 // NULLs stay NULL; a second run changes nothing.
