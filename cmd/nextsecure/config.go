@@ -105,7 +105,11 @@ func (c *config) bind(fs *flag.FlagSet, env lookup) {
 	fs.Func("magic-link-ttl", "magic link lifetime (MAGIC_LINK_TTL, default 15m)", durationFlag(&c.MagicLinkTTL))
 	fs.Func("session-ttl", "sliding session lifetime (SESSION_TTL, default 720h)", durationFlag(&c.SessionTTL))
 	fs.Func("session-max-ttl", "absolute session lifetime from sign-in (SESSION_MAX_TTL, default 2160h)", durationFlag(&c.SessionMaxTTL))
-	fs.StringVar(&c.AuthSecret, "auth-secret", env("AUTH_SECRET"), "at least 32 bytes that encrypt stored secrets; comma-separated values rotate (AUTH_SECRET; prefer the environment or .env to this flag, which other users can see in the process list)")
+	// A Func flag shows no default in --help, so the secret is never printed.
+	fs.Func("auth-secret", "at least 32 bytes that encrypt stored secrets; comma-separated values rotate (AUTH_SECRET; prefer the environment or .env: a flag shows in the process list)", func(v string) error {
+		c.AuthSecret = v
+		return nil
+	})
 	fs.Func("rate-limits", "'off' disables every limit, for benchmarks only (RATE_LIMITS, default on)", func(s string) error {
 		return c.setRateLimits(s)
 	})
@@ -119,6 +123,7 @@ func (c *config) bind(fs *flag.FlagSet, env lookup) {
 func (c *config) load(env lookup) error {
 	c.VerifyTTL, c.ResetTTL, c.SessionTTL, c.RateLimits = 24*time.Hour, time.Hour, 720*time.Hour, true
 	c.MagicLinkTTL, c.SessionMaxTTL = 15*time.Minute, 2160*time.Hour
+	c.AuthSecret = env("AUTH_SECRET")
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration

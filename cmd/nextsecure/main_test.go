@@ -295,6 +295,9 @@ func TestHelpExitsZero(t *testing.T) {
 		{"users", "--help"},
 		{"users", "create", "--help"},
 		{"users", "set-role", "--help"},
+		{"secret", "--help"},
+		{"secrets", "--help"},
+		{"secrets", "reencrypt", "--help"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -36,7 +36,12 @@ func cmdSecret(args []string, stdout, stderr io.Writer) error {
 func cmdSecrets(ctx context.Context, args []string, env lookup, stdout, stderr io.Writer) error {
 	fs := newFlagSet("secrets reencrypt", stderr)
 	dsn := fs.String("database-url", env("DATABASE_URL"), "PostgreSQL connection string (DATABASE_URL)")
-	authSecret := fs.String("auth-secret", env("AUTH_SECRET"), "comma-separated secrets: the first seals, all open (AUTH_SECRET)")
+	authSecret := env("AUTH_SECRET")
+	// A Func flag shows no default in --help, so the secret is never printed.
+	fs.Func("auth-secret", "comma-separated secrets: the first seals, all open (AUTH_SECRET)", func(v string) error {
+		authSecret = v
+		return nil
+	})
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: nextsecure secrets reencrypt [flags]\n\n"+
 			"Seals every stored secret (provider tokens) under the first AUTH_SECRET value:\n"+
@@ -57,7 +62,7 @@ func cmdSecrets(ctx context.Context, args []string, env lookup, stdout, stderr i
 	if *dsn == "" {
 		return errors.New("DATABASE_URL is not set (or use --database-url)")
 	}
-	ks, err := parseAuthSecret(*authSecret)
+	ks, err := parseAuthSecret(authSecret)
 	if err != nil {
 		return err
 	}

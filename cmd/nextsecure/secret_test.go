@@ -126,3 +126,17 @@ func TestServeNormalisedBaseURLAcceptsBrowserOrigin(t *testing.T) {
 		t.Errorf("cookie POST from https://example.com = %d %s, want success", r.Status, r.Body)
 	}
 }
+
+// Help never shows AUTH_SECRET's value, whether it comes from the
+// environment or .env.
+func TestHelpHidesAuthSecret(t *testing.T) {
+	t.Parallel()
+	const secret = "do-not-print-me-do-not-print-me-0123"
+	for _, args := range [][]string{{"serve", "--help"}, {"secrets", "reencrypt", "--help"}} {
+		var stdout, stderr bytes.Buffer
+		run(context.Background(), args, mapEnv(map[string]string{"AUTH_SECRET": secret}), strings.NewReader(""), &stdout, &stderr)
+		if out := stdout.String() + stderr.String(); !strings.Contains(out, "AUTH_SECRET") || strings.Contains(out, secret) {
+			t.Errorf("%q printed %q; want AUTH_SECRET named, its value not shown", args, out)
+		}
+	}
+}
