@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/nextsecure/nextsecure/internal/mail"
 	"github.com/nextsecure/nextsecure/internal/secrets"
 )
@@ -197,6 +199,9 @@ func (c *config) setTrustedProxies(s string) error {
 func (c *config) validate() error {
 	if c.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is not set (or use --database-url)")
+	}
+	if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err) // as openPool says it; pgx hides the password
 	}
 	ks, err := parseAuthSecret(c.AuthSecret)
 	if err != nil {
