@@ -104,6 +104,7 @@ func TestReencryptSecrets(t *testing.T) {
 		mustSealToken(t, old, "github", "1", colRefreshToken, "refresh-1"),
 		mustSealToken(t, old, "github", "1", colAccessToken, "access-1"), nil)
 	mustCreateAccount(t, pool, "github", "2", ptr("plain-refresh-2"), ptr("plain-access-2"), ptr("plain-id-2"))
+	mustCreateAccount(t, pool, "", "", nil, ptr("plain-empty-key"), nil) // the key before the keyset's start
 	// More plain-text rows than two batches hold, so the keyset pages.
 	const bulk = 2*reencryptBatch + 7
 	if _, err := pool.Exec(ctx, `
@@ -122,7 +123,7 @@ func TestReencryptSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (ReencryptResult{Reencrypted: 2 + 3 + bulk}); res != want {
+	if want := (ReencryptResult{Reencrypted: 2 + 3 + 1 + bulk}); res != want {
 		t.Errorf("ReencryptSecrets = %+v, want %+v", res, want)
 	}
 
@@ -132,6 +133,9 @@ func TestReencryptSecrets(t *testing.T) {
 	}
 	if got, want := openedTokens(t, onlyNew, pool, "github", "2"), [3]string{"plain-refresh-2", "plain-access-2", "plain-id-2"}; got != want {
 		t.Errorf("github/2 tokens = %q, want %q", got, want)
+	}
+	if got, want := openedTokens(t, onlyNew, pool, "", ""), [3]string{"<nil>", "plain-empty-key", "<nil>"}; got != want {
+		t.Errorf("the empty key's tokens = %q, want %q", got, want)
 	}
 	for _, i := range []int{1, reencryptBatch, reencryptBatch + 1, bulk} {
 		id := fmt.Sprintf("%05d", i)
@@ -145,7 +149,7 @@ func TestReencryptSecrets(t *testing.T) {
 	}
 
 	again, err := rotated.ReencryptSecrets(ctx)
-	if want := (ReencryptResult{Current: 2 + 3 + bulk}); err != nil || again != want {
+	if want := (ReencryptResult{Current: 2 + 3 + 1 + bulk}); err != nil || again != want {
 		t.Errorf("ReencryptSecrets again = %+v, %v; want %+v (idempotent)", again, err, want)
 	}
 }
