@@ -59,7 +59,8 @@ var (
 
 var b64 = base64.RawURLEncoding
 
-// Keyring seals under its first key and opens under any of them.
+// Keyring seals under its first key and opens under any of them. Make one
+// with Parse; the zero Keyring holds no key.
 // It is safe for concurrent use.
 type Keyring struct {
 	keys []*key // keys[0] seals
