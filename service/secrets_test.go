@@ -217,3 +217,90 @@ func TestReencryptSecretsCompareAndSwap(t *testing.T) {
 		t.Errorf("github/1 access_token = %q after a concurrent write, want fresh (the write kept)", got)
 	}
 }
+
+// Real concurrency: while ReencryptSecrets runs, writers keep replacing
+// tokens (as a sign-in does). When all stop, every row holds the last value
+// its writer wrote: re-encryption lost no write.
+func TestReencryptSecretsConcurrentWriters(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	const rows, writers = 600, 4
+	if _, err := pool.Exec(ctx, `INSERT INTO users (id, email) SELECT 'u' || i, 'u' || i || '@example.com' FROM generate_series(1, $1) i`, rows); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `
+		INSERT INTO accounts (user_id, type, provider, provider_account_id, access_token)
+		SELECT 'u' || i, 'oidc', 'keycloak', lpad(i::text, 5, '0'), 'v0' FROM generate_series(1, $1) i`, rows); err != nil {
+		t.Fatal(err)
+	}
+	svc := newSecretsService(t, pool, newSecret+","+oldSecret)
+
+	stop := make(chan struct{})
+	started := make(chan struct{}, writers)
+	last := make([]map[string]string, writers)
+	errs := make(chan error, writers)
+	for w := range writers {
+		last[w] = map[string]string{}
+		go func() {
+			n, passed := 0, false
+			for {
+				for i := w + 1; i <= rows; i += writers {
+					select {
+					case <-stop:
+						errs <- nil
+						return
+					default:
+					}
+					id, v := fmt.Sprintf("%05d", i), fmt.Sprintf("w%d-%d", w, n)
+					if _, err := pool.Exec(ctx, `UPDATE accounts SET access_token = $1 WHERE provider = 'keycloak' AND provider_account_id = $2`, v, id); err != nil {
+						errs <- err
+						return
+					}
+					last[w][id] = v
+					n++
+				}
+				if !passed {
+					passed = true
+					started <- struct{}{} // one full pass: the writers are running
+				}
+			}
+		}()
+	}
+	for range writers {
+		<-started
+	}
+	res, err := svc.ReencryptSecrets(ctx)
+	close(stop)
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err != nil || res.Reencrypted == 0 || res.Failed != 0 {
+		t.Fatalf("ReencryptSecrets = %+v, %v; want values re-encrypted, none failed", res, err)
+	}
+	lost := 0
+	for w := range writers {
+		for id, want := range last[w] {
+			stored := storedTokens(t, pool, "keycloak", id)[1]
+			got, err := svc.openProviderToken("keycloak", id, colAccessToken, stored)
+			if err != nil || got == nil || *got != want {
+				lost++
+				if lost <= 3 {
+					t.Errorf("keycloak/%s access_token = %v (%v), want the last write %q", id, deref(got), err, want)
+				}
+			}
+		}
+	}
+	if lost > 0 {
+		t.Errorf("%d writes lost", lost)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
