@@ -3,7 +3,9 @@ package secrets
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -218,4 +220,30 @@ func FuzzOpen(f *testing.F) {
 			t.Fatalf("Open(%q) = %q, nil; only the seeded value should open", s, got)
 		}
 	})
+}
+
+// One keyring serves many goroutines (run with -race): keys per purpose
+// are derived once and shared.
+func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
+	k := mustParse(t, secretA+","+secretB)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				purpose := fmt.Sprintf("purpose-%d", i%5)
+				pt := fmt.Sprintf("%d-%d", g, i)
+				sealed, err := k.Seal(purpose, []byte(pt), []byte(pt))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if got, err := k.Open(purpose, sealed, []byte(pt)); err != nil || string(got) != pt {
+					t.Errorf("Open = %q, %v; want %q", got, err, pt)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
