@@ -102,7 +102,7 @@ func TestServeNormalisedBaseURLAcceptsBrowserOrigin(t *testing.T) {
 		mapEnv(map[string]string{"DATABASE_URL": dsn}), strings.NewReader(pw+"\n"), &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
-	s := startServe(t, map[string]string{"DATABASE_URL": dsn, "BASE_URL": "https://Example.com:443/"})
+	s := startServe(t, map[string]string{"DATABASE_URL": dsn, "BASE_URL": "https://Example.com:443"})
 	login := func() *http.Cookie {
 		t.Helper()
 		r := do(t, "POST", s.URL+"/v1/auth/login", map[string]string{"email": "ada@example.com", "password": pw})
