@@ -4,9 +4,16 @@ GO    ?= go
 
 .PHONY: run test generate check-generated lint bench devdb-stop
 
-## run: start the server on http://localhost:8080 (a throwaway PostgreSQL when DATABASE_URL is unset, here and in .env)
+## run: start the server on http://localhost:8080 (a throwaway PostgreSQL when DATABASE_URL is unset, here and in .env;
+##      a new AUTH_SECRET written into .env when neither the environment nor .env has one)
 run:
-	@if [ -z "$$DATABASE_URL" ] && ! grep -qsE '^[[:space:]]*(export[[:space:]]+)?DATABASE_URL=.' .env; then \
+	@if [ -z "$$AUTH_SECRET" ] && ! grep -qsE '^[[:space:]]*(export[[:space:]]+)?AUTH_SECRET=.' .env; then \
+		secret=$$($(GO) run ./cmd/nextsecure secret) || exit 1; \
+		if [ -s .env ] && [ -n "$$(tail -c1 .env)" ]; then echo >> .env; fi; \
+		(umask 077; printf 'AUTH_SECRET=%s\n' "$$secret" >> .env) || exit 1; \
+		echo "AUTH_SECRET is unset: wrote a new one into .env (keep it: it encrypts the secrets stored in the database)" >&2; \
+	fi; \
+	if [ -z "$$DATABASE_URL" ] && ! grep -qsE '^[[:space:]]*(export[[:space:]]+)?DATABASE_URL=.' .env; then \
 		echo "DATABASE_URL is unset: starting the throwaway PostgreSQL cluster (make devdb-stop stops it)" >&2; \
 		DATABASE_URL=$$($(GO) run ./internal/cmd/devdb start) || exit 1; \
 		export DATABASE_URL; \

@@ -126,6 +126,91 @@ func (q *Queries) GetAccount(ctx context.Context, arg GetAccountParams) (Account
 	return i, err
 }
 
+const getAccountSecrets = `-- name: GetAccountSecrets :one
+SELECT provider, provider_account_id, refresh_token, access_token, id_token
+FROM accounts
+WHERE provider = $1 AND provider_account_id = $2
+`
+
+type GetAccountSecretsParams struct {
+	Provider          string
+	ProviderAccountID string
+}
+
+type GetAccountSecretsRow struct {
+	Provider          string
+	ProviderAccountID string
+	RefreshToken      *string
+	AccessToken       *string
+	IDToken           *string
+}
+
+// GetAccountSecrets reads one account's provider tokens again after a
+// compare-and-swap found them changed.
+func (q *Queries) GetAccountSecrets(ctx context.Context, arg GetAccountSecretsParams) (GetAccountSecretsRow, error) {
+	row := q.db.QueryRow(ctx, getAccountSecrets, arg.Provider, arg.ProviderAccountID)
+	var i GetAccountSecretsRow
+	err := row.Scan(
+		&i.Provider,
+		&i.ProviderAccountID,
+		&i.RefreshToken,
+		&i.AccessToken,
+		&i.IDToken,
+	)
+	return i, err
+}
+
+const listAccountSecrets = `-- name: ListAccountSecrets :many
+SELECT provider, provider_account_id, refresh_token, access_token, id_token
+FROM accounts
+WHERE (provider, provider_account_id) > ($1::text, $2::text)
+ORDER BY provider, provider_account_id
+LIMIT $3
+`
+
+type ListAccountSecretsParams struct {
+	AfterProvider  string
+	AfterAccountID string
+	MaxRows        int32
+}
+
+type ListAccountSecretsRow struct {
+	Provider          string
+	ProviderAccountID string
+	RefreshToken      *string
+	AccessToken       *string
+	IDToken           *string
+}
+
+// ListAccountSecrets pages through the stored provider tokens in primary
+// key order (keyset pagination: the page after the given key), for
+// re-encryption under AUTH_SECRET.
+func (q *Queries) ListAccountSecrets(ctx context.Context, arg ListAccountSecretsParams) ([]ListAccountSecretsRow, error) {
+	rows, err := q.db.Query(ctx, listAccountSecrets, arg.AfterProvider, arg.AfterAccountID, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListAccountSecretsRow{}
+	for rows.Next() {
+		var i ListAccountSecretsRow
+		if err := rows.Scan(
+			&i.Provider,
+			&i.ProviderAccountID,
+			&i.RefreshToken,
+			&i.AccessToken,
+			&i.IDToken,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listAccountsByUser = `-- name: ListAccountsByUser :many
 SELECT user_id, type, provider, provider_account_id, refresh_token, access_token,
        expires_at, token_type, scope, id_token, session_state, created_at, updated_at
@@ -178,6 +263,48 @@ SELECT pg_advisory_xact_lock(hashtextextended('login-methods:' || $1::text, 0))
 func (q *Queries) LockLoginMethods(ctx context.Context, userID string) error {
 	_, err := q.db.Exec(ctx, lockLoginMethods, userID)
 	return err
+}
+
+const swapAccountSecrets = `-- name: SwapAccountSecrets :execrows
+UPDATE accounts
+SET refresh_token = $1, access_token = $2, id_token = $3
+WHERE provider = $4 AND provider_account_id = $5
+  AND refresh_token IS NOT DISTINCT FROM $6::text
+  AND access_token IS NOT DISTINCT FROM $7::text
+  AND id_token IS NOT DISTINCT FROM $8::text
+`
+
+type SwapAccountSecretsParams struct {
+	RefreshToken      *string
+	AccessToken       *string
+	IDToken           *string
+	Provider          string
+	ProviderAccountID string
+	OldRefreshToken   *string
+	OldAccessToken    *string
+	OldIDToken        *string
+}
+
+// SwapAccountSecrets writes re-encrypted provider tokens only if the row
+// still holds the values they were made from (compare-and-swap), so a token
+// that a sign-in wrote meanwhile is never overwritten: under READ COMMITTED
+// an UPDATE that waited for a concurrent one re-checks its WHERE clause
+// against the row's newest version. Zero rows: changed or gone, read again.
+func (q *Queries) SwapAccountSecrets(ctx context.Context, arg SwapAccountSecretsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, swapAccountSecrets,
+		arg.RefreshToken,
+		arg.AccessToken,
+		arg.IDToken,
+		arg.Provider,
+		arg.ProviderAccountID,
+		arg.OldRefreshToken,
+		arg.OldAccessToken,
+		arg.OldIDToken,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const updateAccountTokens = `-- name: UpdateAccountTokens :one

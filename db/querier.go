@@ -59,6 +59,9 @@ type Querier interface {
 	// FailMail gives up on a message; the row stays for inspection.
 	FailMail(ctx context.Context, arg FailMailParams) error
 	GetAccount(ctx context.Context, arg GetAccountParams) (Account, error)
+	// GetAccountSecrets reads one account's provider tokens again after a
+	// compare-and-swap found them changed.
+	GetAccountSecrets(ctx context.Context, arg GetAccountSecretsParams) (GetAccountSecretsRow, error)
 	GetCredentialByUser(ctx context.Context, userID string) (Credential, error)
 	// GetLoginByEmail returns what a sign-in needs in one round trip: the user and
 	// its password hash ('' when the user has no credential).
@@ -94,6 +97,10 @@ type Querier interface {
 	// the registration, and the mail goes to the outbox. The parts of one
 	// statement share a snapshot, so the new token is not among those voided.
 	IssueVerification(ctx context.Context, arg IssueVerificationParams) error
+	// ListAccountSecrets pages through the stored provider tokens in primary
+	// key order (keyset pagination: the page after the given key), for
+	// re-encryption under AUTH_SECRET.
+	ListAccountSecrets(ctx context.Context, arg ListAccountSecretsParams) ([]ListAccountSecretsRow, error)
 	ListAccountsByUser(ctx context.Context, userID string) ([]Account, error)
 	// ListAuthEventsByUser pages newest first; pass the last id seen, or NULL.
 	ListAuthEventsByUser(ctx context.Context, arg ListAuthEventsByUserParams) ([]AuthEvent, error)
@@ -134,6 +141,12 @@ type Querier interface {
 	RevokeSession(ctx context.Context, arg RevokeSessionParams) (int64, error)
 	SetPreregistrationExpiry(ctx context.Context, arg SetPreregistrationExpiryParams) (int64, error)
 	SetUserRoleByEmail(ctx context.Context, arg SetUserRoleByEmailParams) (User, error)
+	// SwapAccountSecrets writes re-encrypted provider tokens only if the row
+	// still holds the values they were made from (compare-and-swap), so a token
+	// that a sign-in wrote meanwhile is never overwritten: under READ COMMITTED
+	// an UPDATE that waited for a concurrent one re-checks its WHERE clause
+	// against the row's newest version. Zero rows: changed or gone, read again.
+	SwapAccountSecrets(ctx context.Context, arg SwapAccountSecretsParams) (int64, error)
 	// TouchSession slides a session's expiry; it writes only when the session was
 	// last used before stale_before, so a busy session is written about once a
 	// minute. The caller caps expires_at at the absolute lifetime (created_at

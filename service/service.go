@@ -17,6 +17,7 @@ import (
 
 	"github.com/nextsecure/nextsecure/db"
 	"github.com/nextsecure/nextsecure/internal/password"
+	"github.com/nextsecure/nextsecure/internal/secrets"
 )
 
 // Config holds the workflows' settings.
@@ -38,6 +39,9 @@ type Config struct {
 	// and HashWait how long a request may wait for a slot.
 	HashSlots int
 	HashWait  time.Duration
+	// Secrets seals what is stored encrypted under AUTH_SECRET (provider
+	// tokens); nil only where nothing is sealed or opened.
+	Secrets *secrets.Keyring
 }
 
 // DefaultConfig returns the contract's defaults.
@@ -63,6 +67,10 @@ type Service struct {
 	log    *slog.Logger
 	hashes *password.Limiter
 	meters *meters // the service's own Prometheus series (metrics.go)
+
+	// beforeSwap, when set by a test, runs in ReencryptSecrets between
+	// reading a row and its compare-and-swap.
+	beforeSwap func()
 }
 
 // New returns a Service. now is the clock (time.Now in production; tests

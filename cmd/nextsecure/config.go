@@ -5,10 +5,19 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	netmail "net/mail"
 	"net/netip"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nextsecure/nextsecure/internal/mail"
+	"github.com/nextsecure/nextsecure/internal/secrets"
 )
 
 // config is every setting of the contract's configuration table.
@@ -20,9 +29,14 @@ type config struct {
 	EmailFrom      string
 	VerifyTTL      time.Duration
 	ResetTTL       time.Duration
+	MagicLinkTTL   time.Duration
 	SessionTTL     time.Duration
+	SessionMaxTTL  time.Duration
 	RateLimits     bool
 	TrustedProxies []netip.Prefix
+	AuthSecret     string
+	// Secrets is AUTH_SECRET parsed; validate sets it.
+	Secrets *secrets.Keyring
 }
 
 // lookup reads a setting from the environment, then from the .env file.
@@ -90,7 +104,14 @@ func (c *config) bind(fs *flag.FlagSet, env lookup) {
 	fs.StringVar(&c.EmailFrom, "email-from", def("EMAIL_FROM", "Next Secure <no-reply@localhost>"), "sender address (EMAIL_FROM)")
 	fs.Func("verify-token-ttl", "verification token lifetime (VERIFY_TOKEN_TTL, default 24h)", durationFlag(&c.VerifyTTL))
 	fs.Func("reset-token-ttl", "reset token lifetime (RESET_TOKEN_TTL, default 1h)", durationFlag(&c.ResetTTL))
+	fs.Func("magic-link-ttl", "magic link lifetime (MAGIC_LINK_TTL, default 15m)", durationFlag(&c.MagicLinkTTL))
 	fs.Func("session-ttl", "sliding session lifetime (SESSION_TTL, default 720h)", durationFlag(&c.SessionTTL))
+	fs.Func("session-max-ttl", "absolute session lifetime from sign-in (SESSION_MAX_TTL, default 2160h)", durationFlag(&c.SessionMaxTTL))
+	// A Func flag shows no default in --help, so the secret is never printed.
+	fs.Func("auth-secret", "at least 32 bytes that encrypt stored secrets; comma-separated values rotate (AUTH_SECRET; prefer the environment or .env: a flag shows in the process list)", func(v string) error {
+		c.AuthSecret = v
+		return nil
+	})
 	fs.Func("rate-limits", "'off' disables every limit, for benchmarks only (RATE_LIMITS, default on)", func(s string) error {
 		return c.setRateLimits(s)
 	})
@@ -103,10 +124,15 @@ func (c *config) bind(fs *flag.FlagSet, env lookup) {
 // environment; flags given on the command line override them afterwards.
 func (c *config) load(env lookup) error {
 	c.VerifyTTL, c.ResetTTL, c.SessionTTL, c.RateLimits = 24*time.Hour, time.Hour, 720*time.Hour, true
+	c.MagicLinkTTL, c.SessionMaxTTL = 15*time.Minute, 2160*time.Hour
+	c.AuthSecret = env("AUTH_SECRET")
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration
-	}{{"VERIFY_TOKEN_TTL", &c.VerifyTTL}, {"RESET_TOKEN_TTL", &c.ResetTTL}, {"SESSION_TTL", &c.SessionTTL}} {
+	}{
+		{"VERIFY_TOKEN_TTL", &c.VerifyTTL}, {"RESET_TOKEN_TTL", &c.ResetTTL}, {"SESSION_TTL", &c.SessionTTL},
+		{"MAGIC_LINK_TTL", &c.MagicLinkTTL}, {"SESSION_MAX_TTL", &c.SessionMaxTTL},
+	} {
 		if v := env(d.name); v != "" {
 			if err := durationFlag(d.dst)(v); err != nil {
 				return fmt.Errorf("%s: %w", d.name, err)
@@ -122,14 +148,13 @@ func (c *config) load(env lookup) error {
 	return nil
 }
 
+// durationFlag parses a lifetime: any Go duration from 1s (the emails
+// state lifetimes in whole seconds at least).
 func durationFlag(dst *time.Duration) func(string) error {
 	return func(s string) error {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return err
-		}
-		if d <= 0 {
-			return errors.New("must be positive")
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil || d < time.Second {
+			return fmt.Errorf("want a duration of at least 1s such as 90s, 15m or 24h, got %q", s)
 		}
 		*dst = d
 		return nil
@@ -166,4 +191,147 @@ func (c *config) setTrustedProxies(s string) error {
 		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
 	}
 	return nil
+}
+
+// validate checks, after flags are parsed, the settings that load and the
+// flags do not, and normalises BASE_URL. Each error is one line that names
+// the setting.
+func (c *config) validate() error {
+	if c.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is not set (or use --database-url)")
+	}
+	if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err) // as openPool says it; pgx hides the password
+	}
+	ks, err := parseAuthSecret(c.AuthSecret)
+	if err != nil {
+		return err
+	}
+	c.Secrets = ks
+	if err := checkAddr(c.Addr); err != nil {
+		return fmt.Errorf("ADDR: %w", err)
+	}
+	if c.BaseURL, err = normalizeBaseURL(c.BaseURL); err != nil {
+		return fmt.Errorf("BASE_URL: %w", err)
+	}
+	if strings.ContainsAny(c.EmailFrom, "\r\n\x00") {
+		return errors.New("EMAIL_FROM: contains a line break or NUL")
+	}
+	if _, err := netmail.ParseAddress(c.EmailFrom); err != nil {
+		return fmt.Errorf("EMAIL_FROM: want an address such as \"Next Secure <no-reply@example.com>\", got %q", c.EmailFrom)
+	}
+	if c.EmailServer != "" {
+		if _, err := mail.NewSMTP(c.EmailServer, c.EmailFrom); err != nil {
+			// The mail package's errors never include the password.
+			return fmt.Errorf("EMAIL_SERVER: %s", strings.TrimPrefix(err.Error(), "mail: "))
+		}
+	}
+	return nil
+}
+
+// parseAuthSecret reads AUTH_SECRET; its errors say how to make one.
+func parseAuthSecret(s string) (*secrets.Keyring, error) {
+	ks, err := secrets.Parse(s)
+	if errors.Is(err, secrets.ErrNotSet) {
+		return nil, errors.New("AUTH_SECRET is not set: `nextsecure secret` prints a new one to put in the environment or .env")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("AUTH_SECRET: %v (`nextsecure secret` prints a new one)", err)
+	}
+	return ks, nil
+}
+
+// checkAddr accepts host:port where host is empty, an IP address or a
+// host name, and port a number or service name.
+func checkAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port such as localhost:8080 or :8080, got %q", addr)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("port %q is not a port number", port)
+	}
+	if host != "" && !validHostname(host) {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return fmt.Errorf("host %q is neither an IP address nor a host name", host)
+		}
+	}
+	return nil
+}
+
+// validHostname reports whether h is a DNS name in ASCII: letters, digits,
+// hyphens and dots, no empty label.
+func validHostname(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// normalizeBaseURL returns BASE_URL in the form a browser's Origin header
+// takes, plus an optional path: scheme and host in lower case, without the
+// scheme's default port, without a trailing slash. So that the Origin
+// check compares equal strings, "https://Example.com:443/" becomes
+// "https://example.com". It refuses anything but http and https, a missing
+// host, a user or password, a query and a fragment.
+func normalizeBaseURL(raw string) (string, error) {
+	s := strings.TrimSpace(raw)
+	u, err := url.Parse(s)
+	if err != nil || u.Opaque != "" || !u.IsAbs() {
+		return "", fmt.Errorf("want an absolute URL such as https://auth.example.com, got %q", raw)
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", fmt.Errorf("scheme %q, want http or https", u.Scheme)
+	}
+	if u.User != nil {
+		return "", errors.New("must not hold a user or password")
+	}
+	if strings.Contains(s, "?") {
+		return "", fmt.Errorf("must not have a query, got %q", raw)
+	}
+	if strings.Contains(s, "#") {
+		return "", fmt.Errorf("must not have a fragment, got %q", raw)
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "" {
+		return "", fmt.Errorf("has no host, got %q", raw)
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip.Zone() != "" {
+			return "", fmt.Errorf("host %q has a zone", host)
+		}
+		if ip.Is6() {
+			host = "[" + host + "]"
+		}
+	} else if !validHostname(host) {
+		return "", fmt.Errorf("host %q is not a host name (write an international name in its xn-- form)", u.Hostname())
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("port %q out of range", p)
+		}
+		if !(scheme == "http" && n == 80 || scheme == "https" && n == 443) {
+			host += ":" + strconv.Itoa(n)
+		}
+	}
+	path := strings.TrimRight(u.EscapedPath(), "/")
+	for seg := range strings.SplitSeq(strings.TrimPrefix(path, "/"), "/") {
+		if path != "" && (seg == "" || seg == "." || seg == "..") {
+			return "", fmt.Errorf("path %q has an empty, . or .. segment", u.Path)
+		}
+	}
+	return scheme + "://" + host + path, nil
 }

@@ -4,6 +4,8 @@
 //	nextsecure serve [flags]            run the HTTP server
 //	nextsecure migrate up|down|status   manage the database schema
 //	nextsecure users create|set-role    manage users
+//	nextsecure secret                   print a new AUTH_SECRET
+//	nextsecure secrets reencrypt        seal stored secrets under the first AUTH_SECRET
 //	nextsecure version                  print the version
 package main
 
@@ -46,6 +48,8 @@ Usage:
   nextsecure migrate up|down|status [flags]   manage the database schema
   nextsecure users create --email E --name N [--role admin]   (password on standard input)
   nextsecure users set-role --email E --role R
+  nextsecure secret                           print a new AUTH_SECRET
+  nextsecure secrets reencrypt [flags]        seal stored secrets under the first AUTH_SECRET
   nextsecure version
 
 Run "nextsecure COMMAND --help" for a command's flags. Every flag can also be
@@ -69,6 +73,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdMigrate(ctx, args[1:], env, stdout, stderr)
 	case "users":
 		return cmdUsers(ctx, args[1:], env, stdin, stdout, stderr)
+	case "secret":
+		return cmdSecret(args[1:], stdout, stderr)
+	case "secrets":
+		return cmdSecrets(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "nextsecure", version())
 		return nil

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -89,11 +90,22 @@ func startServe(tb testing.TB, env map[string]string, args ...string) *server {
 	return s
 }
 
+// testAuthSecret is the AUTH_SECRET of the servers tests start, unless the
+// test sets its own.
+const testAuthSecret = "test-secret-test-secret-test-secret"
+
 // launchServe starts "nextsecure serve" on port 0 of 127.0.0.1 without
 // waiting for it. The server is stopped, and must have exited cleanly, when
 // the test ends.
 func launchServe(tb testing.TB, env map[string]string, args ...string) *server {
 	tb.Helper()
+	if _, ok := env["AUTH_SECRET"]; !ok {
+		env = maps.Clone(env)
+		if env == nil {
+			env = map[string]string{}
+		}
+		env["AUTH_SECRET"] = testAuthSecret
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{logs: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	args = append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)
@@ -283,6 +295,9 @@ func TestHelpExitsZero(t *testing.T) {
 		{"users", "--help"},
 		{"users", "create", "--help"},
 		{"users", "set-role", "--help"},
+		{"secret", "--help"},
+		{"secrets", "--help"},
+		{"secrets", "reencrypt", "--help"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

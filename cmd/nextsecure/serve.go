@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -33,8 +32,8 @@ func cmdServe(ctx context.Context, args []string, env lookup, stdout, stderr io.
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if cfg.DatabaseURL == "" {
-		return errors.New("DATABASE_URL is not set (or use --database-url)")
+	if err := cfg.validate(); err != nil {
+		return err
 	}
 	logger := newLogger(stderr)
 
@@ -72,6 +71,7 @@ func cmdServe(ctx context.Context, args []string, env lookup, stdout, stderr io.
 	svc := service.New(pool, service.Config{
 		BaseURL: cfg.BaseURL, VerifyTTL: cfg.VerifyTTL, ResetTTL: cfg.ResetTTL, SessionTTL: cfg.SessionTTL,
 		RateLimits: cfg.RateLimits, HashWait: 2 * time.Second,
+		Secrets: cfg.Secrets,
 	}, time.Now, logger)
 	handler := httpapi.New(svc, httpapi.Config{
 		BaseURL: cfg.BaseURL, TrustedProxies: cfg.TrustedProxies, SchemaVersion: migrate.Latest(),

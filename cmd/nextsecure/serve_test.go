@@ -144,7 +144,7 @@ func TestBinarySIGTERM(t *testing.T) {
 	dsn := testdb.NewURL(t)
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
 	cmd.Dir = t.TempDir()
-	cmd.Env = []string{"DATABASE_URL=" + dsn, "PATH=" + os.Getenv("PATH")}
+	cmd.Env = []string{"DATABASE_URL=" + dsn, "AUTH_SECRET=" + testAuthSecret, "PATH=" + os.Getenv("PATH")}
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = io.Discard, logs
 	if err := cmd.Start(); err != nil {
@@ -191,12 +191,18 @@ func TestBinaryExitStatus(t *testing.T) {
 	const noURL = "nextsecure: DATABASE_URL is not set (or use --database-url)\n"
 	for _, tt := range []struct {
 		args        []string
+		env         []string
 		wantStatus  int
 		checkStderr bool
 		wantStderr  string
 	}{
 		{args: []string{"migrate", "up"}, wantStatus: 1, checkStderr: true, wantStderr: noURL},
 		{args: []string{"serve"}, wantStatus: 1, checkStderr: true, wantStderr: noURL},
+		{args: []string{"serve"}, env: []string{"DATABASE_URL=postgres://nobody@127.0.0.1:1/none"}, wantStatus: 1, checkStderr: true,
+			wantStderr: "nextsecure: AUTH_SECRET is not set: `nextsecure secret` prints a new one to put in the environment or .env\n"},
+		{args: []string{"serve"}, env: []string{"DATABASE_URL=postgres://nobody@127.0.0.1:1/none", "AUTH_SECRET=short"}, wantStatus: 1, checkStderr: true,
+			wantStderr: "nextsecure: AUTH_SECRET: 5 bytes, want at least 32 (`nextsecure secret` prints a new one)\n"},
+		{args: []string{"secret"}, wantStatus: 0, checkStderr: true, wantStderr: ""},
 		{args: []string{"users", "set-role", "--email", "a@example.com", "--role", "user"}, wantStatus: 1, checkStderr: true, wantStderr: noURL},
 		{args: []string{"version"}, wantStatus: 0, checkStderr: true, wantStderr: ""},
 		{args: []string{"serve", "--help"}, wantStatus: 0},
@@ -205,7 +211,7 @@ func TestBinaryExitStatus(t *testing.T) {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			cmd := exec.Command(bin, tt.args...)
 			cmd.Dir = t.TempDir()
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, tt.env...)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			err := cmd.Run()

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/nextsecure/nextsecure/internal/secrets"
 )
 
 // server is the nextsecure process under test.
@@ -32,13 +34,18 @@ func serverEnv() []string {
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
 		case "DATABASE_URL", "ADDR", "BASE_URL", "EMAIL_SERVER", "EMAIL_FROM", "RATE_LIMITS",
-			"TRUSTED_PROXIES", "VERIFY_TOKEN_TTL", "RESET_TOKEN_TTL", "SESSION_TTL":
+			"TRUSTED_PROXIES", "VERIFY_TOKEN_TTL", "RESET_TOKEN_TTL", "SESSION_TTL", "AUTH_SECRET",
+			"MAGIC_LINK_TTL", "SESSION_MAX_TTL":
 			continue
 		}
 		env = append(env, kv)
 	}
 	return env
 }
+
+// authSecret is the AUTH_SECRET of every server this run starts: one per
+// run, so servers restarted on the same database open what others sealed.
+var authSecret = sync.OnceValue(secrets.Generate)
 
 // startServer starts "bin serve" on a free loopback port with rate limits
 // off and mail going to its log, and waits until /readyz answers 200.
@@ -55,7 +62,7 @@ func startServer(ctx context.Context, bin, dsn, logPath string, extraEnv []strin
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = os.TempDir() // no stray .env from the working folder
 	cmd.Env = append(serverEnv(),
-		"DATABASE_URL="+dsn, "ADDR="+addr, "BASE_URL=http://"+addr, "RATE_LIMITS=off")
+		"DATABASE_URL="+dsn, "ADDR="+addr, "BASE_URL=http://"+addr, "RATE_LIMITS=off", "AUTH_SECRET="+authSecret())
 	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C reaches us, not it
