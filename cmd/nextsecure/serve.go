@@ -70,7 +70,7 @@ func cmdServe(ctx context.Context, args []string, env lookup, stdout, stderr io.
 
 	svc := service.New(pool, service.Config{
 		BaseURL: cfg.BaseURL, VerifyTTL: cfg.VerifyTTL, ResetTTL: cfg.ResetTTL, SessionTTL: cfg.SessionTTL,
-		RateLimits: cfg.RateLimits, HashWait: 2 * time.Second,
+		SessionMaxTTL: cfg.SessionMaxTTL, RateLimits: cfg.RateLimits, HashWait: 2 * time.Second,
 		Secrets: cfg.Secrets,
 	}, time.Now, logger)
 	handler := httpapi.New(svc, httpapi.Config{
