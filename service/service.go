@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 
 	"github.com/nextsecure/nextsecure/db"
 	"github.com/nextsecure/nextsecure/internal/password"
@@ -34,6 +35,8 @@ type Config struct {
 	// and HashWait how long a request may wait for a slot.
 	HashSlots int
 	HashWait  time.Duration
+	// AuditRetention is how long the audit trail (auth_events) is kept.
+	AuditRetention time.Duration
 }
 
 // DefaultConfig returns the contract's defaults.
@@ -45,6 +48,8 @@ func DefaultConfig() Config {
 		SessionTTL: 720 * time.Hour,
 		RateLimits: true,
 		HashWait:   2 * time.Second,
+
+		AuditRetention: 400 * 24 * time.Hour,
 	}
 }
 
@@ -56,7 +61,8 @@ type Service struct {
 	now    func() time.Time
 	log    *slog.Logger
 	hashes *password.Limiter
-	meters *meters // the service's own Prometheus series (metrics.go)
+	meters *meters               // the service's own Prometheus series (metrics.go)
+	jobs   *river.Client[pgx.Tx] // inserts jobs (mail.go); a Worker works them
 }
 
 // New returns a Service. now is the clock (time.Now in production; tests
@@ -77,6 +83,7 @@ func New(pool *pgxpool.Pool, cfg Config, now func() time.Time, logger *slog.Logg
 		log:    logger,
 		hashes: m.timeWaits(password.NewLimiter(cfg.HashSlots, cfg.HashWait)),
 		meters: m,
+		jobs:   newInserter(),
 	}
 }
 
@@ -136,17 +143,19 @@ func (s *Service) withHashSlot(ctx context.Context, fn func()) error {
 	return nil
 }
 
-// Ready checks that the database answers and its schema is at version want
-// (the latest migration the binary carries).
+// Ready checks that the database answers, its schema is at version want
+// (the latest migration the binary carries) and River's schema (the job
+// queue's) at the latest version the binary carries.
 // Errors: CodeUnavailable.
 func (s *Service) Ready(ctx context.Context, want int64) error {
-	var have int64
+	var have, haveRiver int64
 	err := s.pool.QueryRow(ctx,
-		"SELECT COALESCE(max(version_id), 0) FROM goose_db_version WHERE is_applied").Scan(&have)
+		`SELECT (SELECT COALESCE(max(version_id), 0) FROM goose_db_version WHERE is_applied),
+		        (SELECT COALESCE(max(version), 0) FROM river_migration WHERE line = 'main')`).Scan(&have, &haveRiver)
 	if err != nil {
 		return unavailable(err)
 	}
-	if have != want {
+	if have != want || haveRiver != riverLatest {
 		return &Error{Code: CodeUnavailable, Message: "The database schema is not at the expected version.",
 			RetryAfter: retryAfterUnavailable}
 	}

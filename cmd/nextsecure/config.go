@@ -23,6 +23,7 @@ type config struct {
 	SessionTTL     time.Duration
 	RateLimits     bool
 	TrustedProxies []netip.Prefix
+	AuditRetention time.Duration // how long auth_events are kept
 }
 
 // lookup reads a setting from the environment, then from the .env file.
@@ -118,6 +119,12 @@ func (c *config) load(env lookup) error {
 	}
 	if err := c.setTrustedProxies(env("TRUSTED_PROXIES")); err != nil {
 		return fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
+	c.AuditRetention = 400 * 24 * time.Hour
+	if v := env("AUDIT_RETENTION"); v != "" {
+		if err := durationFlag(&c.AuditRetention)(v); err != nil {
+			return fmt.Errorf("AUDIT_RETENTION: %w", err)
+		}
 	}
 	return nil
 }
