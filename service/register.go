@@ -61,8 +61,12 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, meta Meta) err
 			return err
 		}
 		// Replace the pending registration: a new row with a new id, so
-		// every token bound to the old one dies with it.
+		// every token bound to the old one dies with it, now, even when
+		// the new mail must wait; unbound ones die too.
 		if _, err := q.DeletePreregistrationByEmail(ctx, email); err != nil {
+			return err
+		}
+		if _, err := q.DeleteVerifyTokensForEmail(ctx, email); err != nil {
 			return err
 		}
 		now := s.now()
