@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nextsecure/nextsecure/internal/mail"
+	"github.com/nextsecure/nextsecure/internal/migrate"
 	"github.com/nextsecure/nextsecure/internal/testdb"
 	"github.com/nextsecure/nextsecure/service"
 )
@@ -182,5 +183,23 @@ func TestWorkerPurgesPeriodically(t *testing.T) {
 			t.Fatalf("%d expired rows left 20 s after the worker started", left)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestReadyChecksRiverSchema: /readyz's check fails while River's schema
+// (the job queue, which every mail needs) is behind the binary's.
+func TestReadyChecksRiverSchema(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	ctx := context.Background()
+	svc := service.New(pool, service.DefaultConfig(), nil, nil)
+	if err := svc.Ready(ctx, migrate.Latest()); err != nil {
+		t.Fatalf("Ready on a migrated database = %v, want nil", err)
+	}
+	if _, err := pool.Exec(ctx, "DELETE FROM river_migration WHERE version = (SELECT max(version) FROM river_migration)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Ready(ctx, migrate.Latest()); service.ErrorCode(err) != service.CodeUnavailable {
+		t.Errorf("Ready with River's schema behind = %v, want %s", err, service.CodeUnavailable)
 	}
 }
