@@ -98,6 +98,7 @@ func (c *config) bind(fs *flag.FlagSet, env lookup) {
 	fs.Func("trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For is believed (TRUSTED_PROXIES)", func(s string) error {
 		return c.setTrustedProxies(s)
 	})
+	fs.Func("audit-retention", "how long the audit trail is kept (AUDIT_RETENTION, default 9600h: 400 days)", durationFlag(&c.AuditRetention))
 }
 
 // load fills the settings that flags parse through functions from the
