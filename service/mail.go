@@ -156,7 +156,7 @@ func (s *Service) NewWorker(sender mail.Sender, cfg WorkerConfig) (*Worker, erro
 		ID:                cfg.ID,
 		Logger:            s.log,
 		Workers:           workers,
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmp(cfg.MaxWorkers, 10)}},
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: orDefault(cfg.MaxWorkers, 10)}},
 		FetchPollInterval: cfg.FetchPollInterval,
 		PollOnly:          cfg.PollOnly,
 		// A mail job sends one message; a stuck one is taken over by
@@ -169,7 +169,7 @@ func (s *Service) NewWorker(sender mail.Sender, cfg WorkerConfig) (*Worker, erro
 	}
 	if cfg.PurgeInterval >= 0 {
 		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(
-			river.PeriodicInterval(cmp(cfg.PurgeInterval, time.Minute)),
+			river.PeriodicInterval(orDefault(cfg.PurgeInterval, time.Minute)),
 			func() (river.JobArgs, *river.InsertOpts) {
 				// One purge at a time: a slow one is not stacked on.
 				return purgeArgs{}, &river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{
@@ -187,7 +187,7 @@ func (s *Service) NewWorker(sender mail.Sender, cfg WorkerConfig) (*Worker, erro
 	return &Worker{client: c}, nil
 }
 
-func cmp[T int | time.Duration](v, def T) T {
+func orDefault[T int | time.Duration](v, def T) T {
 	if v > 0 {
 		return v
 	}
