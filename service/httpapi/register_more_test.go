@@ -336,6 +336,31 @@ func TestMailSurvivesSMTPOutage(t *testing.T) {
 		t.Fatalf("messages after the outage = %d, want 1", got)
 	}
 	e.verify(verifyToken(t, e.mailTo("ivy@example.com"))).wantStatus(t, http.StatusCreated)
+	e.wantMetrics(`nextsecure_mail_send_attempts_total{outcome="sent"} 1`,
+		`nextsecure_mail_send_attempts_total{outcome="failed"} 0`)
+	e.wantNoMetrics(`nextsecure_mail_send_attempts_total{outcome="retry"} 0`)
+}
+
+// wantMetrics fails unless /metrics holds every line given.
+func (e *env) wantMetrics(lines ...string) {
+	e.t.Helper()
+	body := string(e.do(req{method: "GET", path: "/metrics"}).Body)
+	for _, l := range lines {
+		if !strings.Contains(body, l+"\n") {
+			e.t.Errorf("metrics lack %q", l)
+		}
+	}
+}
+
+// wantNoMetrics fails if /metrics holds any line given.
+func (e *env) wantNoMetrics(lines ...string) {
+	e.t.Helper()
+	body := string(e.do(req{method: "GET", path: "/metrics"}).Body)
+	for _, l := range lines {
+		if strings.Contains(body, l+"\n") {
+			e.t.Errorf("metrics hold %q", l)
+		}
+	}
 }
 
 func TestMailSurvivesNoWorker(t *testing.T) {
@@ -376,6 +401,9 @@ func TestPermanentSMTPErrorNotRetried(t *testing.T) {
 	if state != "cancelled" {
 		t.Errorf("job state = %s, want cancelled", state)
 	}
+	e.wantMetrics(`nextsecure_mail_send_attempts_total{outcome="failed"} 1`,
+		`nextsecure_mail_send_attempts_total{outcome="retry"} 0`,
+		`nextsecure_mail_send_attempts_total{outcome="sent"} 0`)
 }
 
 // TestMailJobsHoldNoToken: a queued job holds the address and nothing
