@@ -148,9 +148,7 @@ func (s *Service) NewWorker(sender mail.Sender, cfg WorkerConfig) (*Worker, erro
 			m, err := mail.PasswordChanged(job.Args.To)
 			return &m, err
 		}})
-	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, _ *river.Job[purgeArgs]) error {
-		return s.Purge(ctx)
-	}))
+	river.AddWorker(workers, &purgeWorker{s: s})
 
 	rc := &river.Config{
 		ID:                cfg.ID,
@@ -204,6 +202,18 @@ func (w *Worker) Stop(ctx context.Context) error { return w.client.Stop(ctx) }
 
 // Client is the River client, for tests and operators' tools.
 func (w *Worker) Client() *river.Client[pgx.Tx] { return w.client }
+
+// purgeWorker runs Purge. The first purge after a long pause may have much
+// to delete, so it gets more time than a mail (yet less than River waits
+// before it takes a job over as stuck).
+type purgeWorker struct {
+	river.WorkerDefaults[purgeArgs]
+	s *Service
+}
+
+func (w *purgeWorker) Timeout(*river.Job[purgeArgs]) time.Duration { return 4 * time.Minute }
+
+func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[purgeArgs]) error { return w.s.Purge(ctx) }
 
 // mailWorker works one kind of mail job: prepare finds what to send (nil:
 // nothing, the job completes) and the worker sends it.
