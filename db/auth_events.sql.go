@@ -38,6 +38,19 @@ func (q *Queries) CreateAuthEvent(ctx context.Context, arg CreateAuthEventParams
 	return err
 }
 
+const deleteAuthEventsBefore = `-- name: DeleteAuthEventsBefore :execrows
+DELETE FROM auth_events WHERE created_at < $1
+`
+
+// DeleteAuthEventsBefore drops the audit trail older than the retention.
+func (q *Queries) DeleteAuthEventsBefore(ctx context.Context, before time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteAuthEventsBefore, before)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const listAuthEventsByUser = `-- name: ListAuthEventsByUser :many
 SELECT id, user_id, actor_id, type, ip, user_agent, detail, created_at
 FROM auth_events

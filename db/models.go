@@ -43,19 +43,6 @@ type Credential struct {
 	UpdatedAt    time.Time
 }
 
-type MailOutbox struct {
-	ID        int64
-	Recipient string
-	Subject   string
-	TextBody  string
-	HtmlBody  string
-	CreatedAt time.Time
-	RunAt     time.Time
-	Attempts  int32
-	LastError string
-	FailedAt  *time.Time
-}
-
 type Preregistration struct {
 	ID           string
 	FullName     string

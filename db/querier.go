@@ -10,10 +10,6 @@ import (
 )
 
 type Querier interface {
-	// ClaimMail leases up to row_limit due messages to one worker: their run_at
-	// moves to lease_until, so another worker takes them over only if this one
-	// dies. SKIP LOCKED lets instances claim side by side without sending twice.
-	ClaimMail(ctx context.Context, arg ClaimMailParams) ([]ClaimMailRow, error)
 	// ConsumeVerificationToken deletes a live token of the given purpose and
 	// returns it; only one of many concurrent callers gets the row.
 	ConsumeVerificationToken(ctx context.Context, arg ConsumeVerificationTokenParams) (ConsumeVerificationTokenRow, error)
@@ -21,7 +17,6 @@ type Querier interface {
 	// CountActiveAdmins locks nothing; callers that enforce the last-admin rule
 	// run it after LockAdmins in the same transaction.
 	CountActiveAdmins(ctx context.Context) (int64, error)
-	CountPendingMail(ctx context.Context) (int64, error)
 	CreateAccount(ctx context.Context, arg CreateAccountParams) (Account, error)
 	CreateAuthEvent(ctx context.Context, arg CreateAuthEventParams) error
 	CreateCredential(ctx context.Context, arg CreateCredentialParams) (Credential, error)
@@ -37,12 +32,12 @@ type Querier interface {
 	// CreateVerificationToken stores a token's SHA-256 (hex), never the token.
 	CreateVerificationToken(ctx context.Context, arg CreateVerificationTokenParams) error
 	DeleteAccountsByProvider(ctx context.Context, arg DeleteAccountsByProviderParams) (int64, error)
+	// DeleteAuthEventsBefore drops the audit trail older than the retention.
+	DeleteAuthEventsBefore(ctx context.Context, before time.Time) (int64, error)
 	DeleteCredential(ctx context.Context, userID string) (int64, error)
 	DeleteExpiredPreregistrations(ctx context.Context, now *time.Time) (int64, error)
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
 	DeleteExpiredVerificationTokens(ctx context.Context, now time.Time) (int64, error)
-	// DeleteMail removes a sent message.
-	DeleteMail(ctx context.Context, id int64) error
 	DeleteOtherSessions(ctx context.Context, arg DeleteOtherSessionsParams) (int64, error)
 	DeletePreregistration(ctx context.Context, id string) (int64, error)
 	// DeletePreregistrationByEmail drops the pending registration for an email;
@@ -55,9 +50,9 @@ type Querier interface {
 	DeleteTokensForUser(ctx context.Context, arg DeleteTokensForUserParams) (int64, error)
 	// DeleteUser removes a user; credentials, accounts, sessions and tokens cascade.
 	DeleteUser(ctx context.Context, id string) (int64, error)
-	EnqueueMail(ctx context.Context, arg EnqueueMailParams) (int64, error)
-	// FailMail gives up on a message; the row stays for inspection.
-	FailMail(ctx context.Context, arg FailMailParams) error
+	// DeleteVerifyTokensForEmail voids every email-verification token for an
+	// address, bound to a registration or not (the template wrote unbound ones).
+	DeleteVerifyTokensForEmail(ctx context.Context, identifier string) (int64, error)
 	GetAccount(ctx context.Context, arg GetAccountParams) (Account, error)
 	// GetAccountSecrets reads one account's provider tokens again after a
 	// compare-and-swap found them changed.
@@ -90,13 +85,6 @@ type Querier interface {
 	// count and when the window started. A window that started at or before
 	// window_floor (now minus the window's length) has passed and restarts at now.
 	HitRateLimit(ctx context.Context, arg HitRateLimitParams) (HitRateLimitRow, error)
-	// IssueVerification gives a pending registration a new email-verification
-	// token and queues the mail carrying it, in one statement: every earlier
-	// verification token for the email is voided, bound or not (the template
-	// wrote unbound ones), the new token's SHA-256 (hex) is stored, bound to
-	// the registration, and the mail goes to the outbox. The parts of one
-	// statement share a snapshot, so the new token is not among those voided.
-	IssueVerification(ctx context.Context, arg IssueVerificationParams) error
 	// ListAccountSecrets pages through the stored provider tokens in primary
 	// key order (keyset pagination: the page after the given key), for
 	// re-encryption under AUTH_SECRET.
@@ -135,7 +123,6 @@ type Querier interface {
 	// PeekRateLimit reads a counter without counting; zero when its window passed.
 	PeekRateLimit(ctx context.Context, arg PeekRateLimitParams) (PeekRateLimitRow, error)
 	ResetRateLimit(ctx context.Context, key string) error
-	RetryMail(ctx context.Context, arg RetryMailParams) error
 	// RevokeSession ends one of a user's live sessions; zero rows means the id is
 	// not one of them (unknown, expired, already revoked, or another user's).
 	RevokeSession(ctx context.Context, arg RevokeSessionParams) (int64, error)

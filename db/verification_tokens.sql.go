@@ -113,6 +113,21 @@ func (q *Queries) DeleteTokensForUser(ctx context.Context, arg DeleteTokensForUs
 	return result.RowsAffected(), nil
 }
 
+const deleteVerifyTokensForEmail = `-- name: DeleteVerifyTokensForEmail :execrows
+DELETE FROM verification_tokens
+WHERE identifier = lower($1::text) AND purpose = 'verify_email'
+`
+
+// DeleteVerifyTokensForEmail voids every email-verification token for an
+// address, bound to a registration or not (the template wrote unbound ones).
+func (q *Queries) DeleteVerifyTokensForEmail(ctx context.Context, identifier string) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteVerifyTokensForEmail, identifier)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const getTokenUser = `-- name: GetTokenUser :one
 SELECT u.email, u.name
 FROM verification_tokens t
@@ -164,50 +179,4 @@ func (q *Queries) GetVerificationTokenEmail(ctx context.Context, arg GetVerifica
 	var email string
 	err := row.Scan(&email)
 	return email, err
-}
-
-const issueVerification = `-- name: IssueVerification :exec
-WITH voided AS (
-    DELETE FROM verification_tokens
-    WHERE identifier = lower($6::text) AND purpose = 'verify_email'
-),
-token AS (
-    INSERT INTO verification_tokens (identifier, token, expires, purpose, preregistration_id)
-    VALUES ($6::text, $7::text, $8::timestamptz, 'verify_email', $9::text)
-)
-INSERT INTO mail_outbox (recipient, subject, text_body, html_body, run_at)
-VALUES ($1::text, $2::text, $3::text, $4::text, $5::timestamptz)
-`
-
-type IssueVerificationParams struct {
-	Recipient         string
-	Subject           string
-	TextBody          string
-	HtmlBody          string
-	RunAt             time.Time
-	Identifier        string
-	TokenHash         string
-	Expires           time.Time
-	PreregistrationID string
-}
-
-// IssueVerification gives a pending registration a new email-verification
-// token and queues the mail carrying it, in one statement: every earlier
-// verification token for the email is voided, bound or not (the template
-// wrote unbound ones), the new token's SHA-256 (hex) is stored, bound to
-// the registration, and the mail goes to the outbox. The parts of one
-// statement share a snapshot, so the new token is not among those voided.
-func (q *Queries) IssueVerification(ctx context.Context, arg IssueVerificationParams) error {
-	_, err := q.db.Exec(ctx, issueVerification,
-		arg.Recipient,
-		arg.Subject,
-		arg.TextBody,
-		arg.HtmlBody,
-		arg.RunAt,
-		arg.Identifier,
-		arg.TokenHash,
-		arg.Expires,
-		arg.PreregistrationID,
-	)
-	return err
 }

@@ -8,10 +8,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/nextsecure/nextsecure/db"
-	"github.com/nextsecure/nextsecure/internal/mail"
 )
 
 // ProfileUpdate is a change to the signed-in user's own profile; what is
@@ -157,7 +157,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, in ChangePass
 	if err != nil {
 		return err
 	}
-	err = s.tx(ctx, func(q *db.Queries) error {
+	err = s.txx(ctx, func(tx pgx.Tx, q *db.Queries) error {
 		if oldHash != "" {
 			n, err := q.UpgradeCredentialHash(ctx, db.UpgradeCredentialHashParams{
 				NewHash: newHash, UserID: p.User.ID, OldHash: oldHash,
@@ -192,11 +192,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, in ChangePass
 		if err := s.audit(ctx, q, p.User.ID, p.User.ID, "password_changed", meta, ""); err != nil {
 			return err
 		}
-		m, err := mail.PasswordChanged(p.User.Email)
-		if err != nil {
-			return err
-		}
-		return s.enqueue(ctx, q, m)
+		return s.enqueue(ctx, tx, passwordChangedArgs{To: p.User.Email})
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23503" {

@@ -20,11 +20,11 @@ func newMeters() *meters {
 	m := &meters{
 		queued: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "nextsecure_mail_queued_total",
-			Help: "Emails queued for sending (counted when queued; a rolled-back transaction sends nothing).",
+			Help: "Mail jobs queued (counted when inserted; a rolled-back transaction sends nothing, and a job whose address turns out unknown sends nothing).",
 		}),
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "nextsecure_mail_send_attempts_total",
-			Help: "Email send attempts by outcome: sent, retry (failed, will retry) or failed (given up).",
+			Help: "Mail job runs by outcome: sent, retry (send failed, will retry), failed (refused permanently or given up), delayed (held back by the one-a-minute limit) or skipped (nothing to send: unknown address, or a newer job sends).",
 		}, []string{"outcome"}),
 		hashWait: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "nextsecure_password_hash_wait_seconds",
@@ -33,7 +33,7 @@ func newMeters() *meters {
 		}),
 	}
 	// Start every outcome at zero, so rates work before the first failure.
-	for _, o := range []string{"sent", "retry", "failed"} {
+	for _, o := range []string{"sent", "retry", "failed", "delayed", "skipped"} {
 		m.outcomes.WithLabelValues(o)
 	}
 	return m
@@ -46,7 +46,7 @@ func (m *meters) mailQueued(err error) {
 	}
 }
 
-// mailResult counts one send attempt's outcome (MailWorker.OnResult).
+// mailResult counts one mail job run's outcome (mailWorker.Work).
 func (m *meters) mailResult(outcome string) { m.outcomes.WithLabelValues(outcome).Inc() }
 
 // timeWaits makes l report its slot waits to the histogram, and returns it.

@@ -5,8 +5,9 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/nextsecure/nextsecure/db"
-	"github.com/nextsecure/nextsecure/internal/mail"
 )
 
 // Token purposes, as stored in verification_tokens.purpose.
@@ -25,12 +26,15 @@ type RegisterInput struct {
 // Register starts a sign-up. It answers the same way whether the email is
 // new, pending or already has an account, so it reveals nothing:
 //   - new or pending: the pending registration is replaced (every earlier
-//     token for the email dies), a new verification token is stored, and the
-//     mail is queued in the same transaction;
+//     token for the email dies at once) and a verification mail job is
+//     queued in the same transaction; the job issues the token when it
+//     sends, so the mail always carries the current registration;
 //   - an account exists: nothing changes; its owner gets a notice, at most
-//     one an hour;
-//   - a verification mail went to the address less than a minute ago:
-//     nothing changes, so the earlier link keeps working.
+//     one an hour.
+//
+// One verification mail a minute goes to an address: a mail held back by
+// that limit is delayed, not dropped, and of several waiting for one
+// address only the newest is sent (see prepareVerification).
 //
 // The password is hashed first in every case, before the transaction opens,
 // so all answers cost the same.
@@ -45,23 +49,24 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, meta Meta) err
 	if err != nil {
 		return err
 	}
-	return s.tx(ctx, func(q *db.Queries) error {
+	return s.txx(ctx, func(tx pgx.Tx, q *db.Queries) error {
 		if err := q.LockEmail(ctx, email); err != nil {
 			return err
 		}
 		user, err := q.GetUserByEmail(ctx, email)
 		if err == nil {
-			return s.noticeAccountExists(ctx, q, user)
+			return s.noticeAccountExists(ctx, tx, q, user)
 		}
 		if ErrorCode(translate(err)) != CodeNotFound {
 			return err
 		}
-		if ok, _, err := s.hit(ctx, q, "mail:verify:"+email, limitMail); err != nil || !ok {
+		// Replace the pending registration: a new row with a new id, so
+		// every token bound to the old one dies with it, now, even when
+		// the new mail must wait; unbound ones die too.
+		if _, err := q.DeletePreregistrationByEmail(ctx, email); err != nil {
 			return err
 		}
-		// Replace the pending registration: a new row with a new id, so
-		// every token bound to the old one dies with it.
-		if _, err := q.DeletePreregistrationByEmail(ctx, email); err != nil {
+		if _, err := q.DeleteVerifyTokensForEmail(ctx, email); err != nil {
 			return err
 		}
 		now := s.now()
@@ -73,75 +78,39 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, meta Meta) err
 		if err != nil {
 			return err
 		}
-		return s.sendVerification(ctx, q, db.Preregistration(pre))
+		return s.sendVerification(ctx, tx, pre.Email)
 	})
 }
 
-// sendVerification gives the registration a new verification token, voiding
-// every earlier one for its email, and queues its mail: one statement.
-func (s *Service) sendVerification(ctx context.Context, q *db.Queries, pre db.Preregistration) error {
-	token, _ := newToken()
-	m, err := mail.VerifyEmail(pre.Email, pre.FullName, s.link("/verify-email", token), s.cfg.VerifyTTL)
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	err = q.IssueVerification(ctx, db.IssueVerificationParams{
-		Identifier: pre.Email, TokenHash: hashTokenHex(token), Expires: now.Add(s.cfg.VerifyTTL),
-		PreregistrationID: pre.ID,
-		Recipient:         m.To, Subject: m.Subject, TextBody: m.Text, HtmlBody: m.HTML, RunAt: now,
-	})
-	s.meters.mailQueued(err)
-	return err
+// sendVerification queues a verification mail job for email in tx. The job
+// holds no token: its worker issues one when it sends.
+func (s *Service) sendVerification(ctx context.Context, tx pgx.Tx, email string) error {
+	return s.enqueue(ctx, tx, verifyEmailArgs{Email: email})
 }
 
 // noticeAccountExists tells an account's owner that someone tried to sign up
 // with their address, at most once an hour, and changes nothing else.
-func (s *Service) noticeAccountExists(ctx context.Context, q *db.Queries, user db.User) error {
+func (s *Service) noticeAccountExists(ctx context.Context, tx pgx.Tx, q *db.Queries, user db.User) error {
 	if ok, _, err := s.hit(ctx, q, "mail:notice:"+user.Email, limitNotice); err != nil || !ok {
 		return err
 	}
-	m, err := mail.AccountExists(user.Email, s.link("/reset-password", ""))
-	if err != nil {
-		return err
-	}
-	return s.enqueue(ctx, q, m)
+	return s.enqueue(ctx, tx, accountExistsArgs{To: user.Email})
 }
 
-// ResendVerification issues a fresh verification token for a pending
-// registration (every earlier one dies) and queues its mail. It answers nil
-// whatever the email's state, and does nothing when the address is unknown,
-// already an account, expired, or was mailed less than a minute ago.
+// ResendVerification queues a fresh verification mail for a pending
+// registration. It answers nil whatever the email's state, and does the
+// same work whatever it is: one short transaction that inserts the mail
+// job. The job looks the email up when it runs and sends nothing when the
+// address is unknown, already an account, or its registration expired; it
+// issues a new token (every earlier one dies) and extends the registration.
 // Errors: CodeUnavailable.
 func (s *Service) ResendVerification(ctx context.Context, emailIn string, meta Meta) error {
 	email, ok := NormalizeEmail(emailIn)
 	if !ok {
 		return nil
 	}
-	return s.tx(ctx, func(q *db.Queries) error {
-		if err := q.LockEmail(ctx, email); err != nil {
-			return err
-		}
-		pre, err := q.GetPreregistrationByEmail(ctx, email)
-		if err != nil {
-			if ErrorCode(translate(err)) == CodeNotFound {
-				return nil
-			}
-			return err
-		}
-		now := s.now()
-		if pre.ExpiresAt != nil && !pre.ExpiresAt.After(now) {
-			return nil
-		}
-		if ok, _, err := s.hit(ctx, q, "mail:verify:"+email, limitMail); err != nil || !ok {
-			return err
-		}
-		if _, err := q.SetPreregistrationExpiry(ctx, db.SetPreregistrationExpiryParams{
-			ID: pre.ID, ExpiresAt: ptr(now.Add(s.cfg.VerifyTTL)),
-		}); err != nil {
-			return err
-		}
-		return s.sendVerification(ctx, q, pre)
+	return s.txx(ctx, func(tx pgx.Tx, _ *db.Queries) error {
+		return s.sendVerification(ctx, tx, email)
 	})
 }
 

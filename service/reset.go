@@ -3,51 +3,30 @@ package service
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/nextsecure/nextsecure/db"
-	"github.com/nextsecure/nextsecure/internal/mail"
 )
 
-// ForgotPassword emails a password reset link to the account with this
-// email. It answers nil whatever the email (unknown, malformed, pending or an
-// account), so it reveals nothing. For an account it voids the user's
-// earlier reset tokens, stores a new one bound to the user and queues its
-// mail in the same transaction, at most once a minute per address (later
-// requests within the minute send nothing and leave the earlier link
-// working). A locked (throttled) account can still ask.
+// ForgotPassword queues a password reset mail for the account with this
+// email. It answers nil whatever the email (unknown, malformed, pending or
+// an account), so it reveals nothing, and does the same work for every
+// well-formed email: one short transaction that inserts the mail job. The
+// job looks the account up when it runs; for an account it voids the
+// user's earlier reset tokens, stores a new one bound to the user, records
+// the request and sends the link, at most once a minute per address (a
+// later request within the minute is delayed, not dropped, and of several
+// waiting only the newest is sent). A locked (throttled) account can still
+// ask.
 // Errors: CodeUnavailable.
 func (s *Service) ForgotPassword(ctx context.Context, emailIn string, meta Meta) error {
 	email, ok := NormalizeEmail(emailIn)
 	if !ok {
 		return nil
 	}
-	return s.tx(ctx, func(q *db.Queries) error {
-		user, err := q.GetUserByEmail(ctx, email)
-		if err != nil {
-			if ErrorCode(translate(err)) == CodeNotFound {
-				return nil
-			}
-			return err
-		}
-		if ok, _, err := s.hit(ctx, q, "mail:reset:"+email, limitMail); err != nil || !ok {
-			return err
-		}
-		if _, err := q.DeleteTokensForUser(ctx, db.DeleteTokensForUserParams{
-			UserID: &user.ID, Purpose: purposeResetPassword,
-		}); err != nil {
-			return err
-		}
-		token, err := s.storeToken(ctx, q, email, purposeResetPassword, s.cfg.ResetTTL, nil, &user.ID)
-		if err != nil {
-			return err
-		}
-		m, err := mail.ResetPassword(user.Email, s.link("/reset-password", token), s.cfg.ResetTTL)
-		if err != nil {
-			return err
-		}
-		if err := s.enqueue(ctx, q, m); err != nil {
-			return err
-		}
-		return s.audit(ctx, q, user.ID, user.ID, "password_reset_requested", meta, "")
+	args := resetPasswordArgs{Email: email, IP: truncate(meta.IP, 64), UserAgent: truncate(meta.UserAgent, 512)}
+	return s.txx(ctx, func(tx pgx.Tx, _ *db.Queries) error {
+		return s.enqueue(ctx, tx, args)
 	})
 }
 
@@ -82,7 +61,7 @@ func (s *Service) ResetPassword(ctx context.Context, in ResetPasswordInput, meta
 	if err != nil {
 		return err
 	}
-	return s.tx(ctx, func(q *db.Queries) error {
+	return s.txx(ctx, func(tx pgx.Tx, q *db.Queries) error {
 		now := s.now()
 		tok, err := q.ConsumeVerificationToken(ctx, db.ConsumeVerificationTokenParams{
 			TokenHash: hashTokenHex(in.Token), Purpose: purposeResetPassword, Now: now,
@@ -122,10 +101,6 @@ func (s *Service) ResetPassword(ctx context.Context, in ResetPasswordInput, meta
 		if err := s.audit(ctx, q, user.ID, user.ID, "password_reset", meta, ""); err != nil {
 			return err
 		}
-		m, err := mail.PasswordChanged(user.Email)
-		if err != nil {
-			return err
-		}
-		return s.enqueue(ctx, q, m)
+		return s.enqueue(ctx, tx, passwordChangedArgs{To: user.Email})
 	})
 }

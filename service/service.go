@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 
 	"github.com/nextsecure/nextsecure/db"
 	"github.com/nextsecure/nextsecure/internal/password"
@@ -42,6 +43,8 @@ type Config struct {
 	// Secrets seals what is stored encrypted under AUTH_SECRET (provider
 	// tokens); nil only where nothing is sealed or opened.
 	Secrets *secrets.Keyring
+	// AuditRetention is how long the audit trail (auth_events) is kept.
+	AuditRetention time.Duration
 }
 
 // DefaultConfig returns the contract's defaults.
@@ -52,9 +55,10 @@ func DefaultConfig() Config {
 		ResetTTL:   time.Hour,
 		SessionTTL: 720 * time.Hour,
 		// SessionMaxTTL is 90 days.
-		SessionMaxTTL: defaultSessionMaxTTL,
-		RateLimits:    true,
-		HashWait:      2 * time.Second,
+		SessionMaxTTL:  defaultSessionMaxTTL,
+		RateLimits:     true,
+		HashWait:       2 * time.Second,
+		AuditRetention: 400 * 24 * time.Hour,
 	}
 }
 
@@ -66,7 +70,8 @@ type Service struct {
 	now    func() time.Time
 	log    *slog.Logger
 	hashes *password.Limiter
-	meters *meters // the service's own Prometheus series (metrics.go)
+	meters *meters               // the service's own Prometheus series (metrics.go)
+	jobs   *river.Client[pgx.Tx] // inserts jobs (mail.go); a Worker works them
 
 	// beforeSwap, when set by a test, runs in ReencryptSecrets between
 	// reading a row and its compare-and-swap.
@@ -91,6 +96,7 @@ func New(pool *pgxpool.Pool, cfg Config, now func() time.Time, logger *slog.Logg
 		log:    logger,
 		hashes: m.timeWaits(password.NewLimiter(cfg.HashSlots, cfg.HashWait)),
 		meters: m,
+		jobs:   newInserter(),
 	}
 }
 
@@ -118,10 +124,17 @@ const txAttempts = 3
 // still fails, translate answers CodeUnavailable. fn must therefore not
 // keep state from an earlier attempt that did not commit.
 func (s *Service) tx(ctx context.Context, fn func(q *db.Queries) error) error {
+	return s.txx(ctx, func(_ pgx.Tx, q *db.Queries) error { return fn(q) })
+}
+
+// txx is tx for workflows that also need the transaction itself (to insert
+// River jobs in it). A transaction failing with a serialization failure or
+// a deadlock is run again, up to txAttempts times in all.
+func (s *Service) txx(ctx context.Context, fn func(tx pgx.Tx, q *db.Queries) error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			return fn(db.New(tx))
+			return fn(tx, db.New(tx))
 		})
 		if !isTransient(err) || attempt == txAttempts || ctx.Err() != nil {
 			break
@@ -170,17 +183,19 @@ func (s *Service) withHashSlot(ctx context.Context, fn func()) error {
 	return nil
 }
 
-// Ready checks that the database answers and its schema is at version want
-// (the latest migration the binary carries).
+// Ready checks that the database answers, its schema is at version want
+// (the latest migration the binary carries) and River's schema (the job
+// queue's) at the latest version the binary carries.
 // Errors: CodeUnavailable.
 func (s *Service) Ready(ctx context.Context, want int64) error {
-	var have int64
+	var have, haveRiver int64
 	err := s.pool.QueryRow(ctx,
-		"SELECT COALESCE(max(version_id), 0) FROM goose_db_version WHERE is_applied").Scan(&have)
+		`SELECT (SELECT COALESCE(max(version_id), 0) FROM goose_db_version WHERE is_applied),
+		        (SELECT COALESCE(max(version), 0) FROM river_migration WHERE line = 'main')`).Scan(&have, &haveRiver)
 	if err != nil {
 		return unavailable(err)
 	}
-	if have != want {
+	if have != want || haveRiver != riverLatest {
 		return &Error{Code: CodeUnavailable, Message: "The database schema is not at the expected version.",
 			RetryAfter: retryAfterUnavailable}
 	}

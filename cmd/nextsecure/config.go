@@ -36,7 +36,8 @@ type config struct {
 	TrustedProxies []netip.Prefix
 	AuthSecret     string
 	// Secrets is AUTH_SECRET parsed; validate sets it.
-	Secrets *secrets.Keyring
+	Secrets        *secrets.Keyring
+	AuditRetention time.Duration // how long auth_events are kept
 }
 
 // lookup reads a setting from the environment, then from the .env file.
@@ -118,13 +119,14 @@ func (c *config) bind(fs *flag.FlagSet, env lookup) {
 	fs.Func("trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For is believed (TRUSTED_PROXIES)", func(s string) error {
 		return c.setTrustedProxies(s)
 	})
+	fs.Func("audit-retention", "how long the audit trail is kept (AUDIT_RETENTION, default 9600h: 400 days)", durationFlag(&c.AuditRetention))
 }
 
 // load fills the settings that flags parse through functions from the
 // environment; flags given on the command line override them afterwards.
 func (c *config) load(env lookup) error {
 	c.VerifyTTL, c.ResetTTL, c.SessionTTL, c.RateLimits = 24*time.Hour, time.Hour, 720*time.Hour, true
-	c.MagicLinkTTL, c.SessionMaxTTL = 15*time.Minute, 2160*time.Hour
+	c.MagicLinkTTL, c.SessionMaxTTL, c.AuditRetention = 15*time.Minute, 2160*time.Hour, 400*24*time.Hour
 	c.AuthSecret = env("AUTH_SECRET")
 	for _, d := range []struct {
 		name string
@@ -132,6 +134,7 @@ func (c *config) load(env lookup) error {
 	}{
 		{"VERIFY_TOKEN_TTL", &c.VerifyTTL}, {"RESET_TOKEN_TTL", &c.ResetTTL}, {"SESSION_TTL", &c.SessionTTL},
 		{"MAGIC_LINK_TTL", &c.MagicLinkTTL}, {"SESSION_MAX_TTL", &c.SessionMaxTTL},
+		{"AUDIT_RETENTION", &c.AuditRetention},
 	} {
 		if v := env(d.name); v != "" {
 			if err := durationFlag(d.dst)(v); err != nil {

@@ -15,8 +15,8 @@ func cmdMigrate(ctx context.Context, args []string, env lookup, stdout, stderr i
 	all := fs.Bool("all", false, "with down: roll back every migration")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: nextsecure migrate up|down|status [flags]\n\n"+
-			"  up      apply every pending migration\n"+
-			"  down    roll back the latest migration (--all: every one)\n"+
+			"  up      apply every pending migration (River's job queue's too)\n"+
+			"  down    roll back the latest migration (--all: every one, and River's)\n"+
 			"  status  list migrations and whether each is applied\n\nFlags:")
 		fs.PrintDefaults()
 	}
@@ -50,6 +50,9 @@ func cmdMigrate(ctx context.Context, args []string, env lookup, stdout, stderr i
 			return err
 		}
 		fmt.Fprintf(stdout, "applied %d migration(s); schema at version %d\n", n, migrate.Latest())
+		if err := printRiver(ctx, stdout, m); err != nil {
+			return err
+		}
 	case "down":
 		n, err := m.Down(ctx, *all)
 		if err != nil {
@@ -68,6 +71,20 @@ func cmdMigrate(ctx context.Context, args []string, env lookup, stdout, stderr i
 			}
 			fmt.Fprintf(stdout, "%05d  %-40s %s\n", s.Source.Version, s.Source.Path, state)
 		}
+		if err := printRiver(ctx, stdout, m); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// printRiver prints the version of River's schema (the job queue's tables,
+// migrated with the project's).
+func printRiver(ctx context.Context, w io.Writer, m *migrate.Migrator) error {
+	cur, latest, err := m.RiverVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "river job queue schema at version %d of %d\n", cur, latest)
 	return nil
 }

@@ -32,17 +32,22 @@ func TestMigrateUpStatusDownUp(t *testing.T) {
 		return stdout.String()
 	}
 
-	if got, want := migrateCmd("up"), fmt.Sprintf("applied %d migration(s); schema at version %d\n", len(migrations), latest); got != want {
+	river := fmt.Sprintf("river job queue schema at version %d of %d\n", migrate.RiverLatest(), migrate.RiverLatest())
+	if got, want := migrateCmd("up"), fmt.Sprintf("applied %d migration(s); schema at version %d\n", len(migrations), latest)+river; got != want {
 		t.Errorf("migrate up printed %q, want %q", got, want)
 	}
 	if got := schemaVersion(t, dsn); got != latest {
 		t.Errorf("schema version after migrate up = %d, want %d", got, latest)
 	}
-	if got, want := migrateCmd("up"), fmt.Sprintf("applied 0 migration(s); schema at version %d\n", latest); got != want {
+	if got, want := migrateCmd("up"), fmt.Sprintf("applied 0 migration(s); schema at version %d\n", latest)+river; got != want {
 		t.Errorf("second migrate up printed %q, want %q", got, want)
 	}
 
 	status := strings.Split(strings.TrimSuffix(migrateCmd("status"), "\n"), "\n")
+	if last := status[len(status)-1]; last+"\n" != river {
+		t.Errorf("migrate status ends with %q, want %q", last, river)
+	}
+	status = status[:len(status)-1]
 	if len(status) != len(migrations) {
 		t.Fatalf("migrate status printed %d lines, want %d:\n%s", len(status), len(migrations), strings.Join(status, "\n"))
 	}
@@ -68,8 +73,9 @@ func TestMigrateUpStatusDownUp(t *testing.T) {
 	if got := publicTables(t, dsn); len(got) != 1 || got[0] != "goose_db_version" {
 		t.Errorf("after migrate down --all the tables are %v, want only goose_db_version", got)
 	}
-	if got := migrateCmd("status"); strings.Count(got, "pending") != len(migrations) {
-		t.Errorf("migrate status after down --all:\n%s\nwant every migration pending", got)
+	if got := migrateCmd("status"); strings.Count(got, "pending") != len(migrations) ||
+		!strings.Contains(got, fmt.Sprintf("river job queue schema at version 0 of %d\n", migrate.RiverLatest())) {
+		t.Errorf("migrate status after down --all:\n%s\nwant every migration pending and no River schema", got)
 	}
 
 	migrateCmd("up")

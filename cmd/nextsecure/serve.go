@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -71,7 +70,7 @@ func cmdServe(ctx context.Context, args []string, env lookup, stdout, stderr io.
 	svc := service.New(pool, service.Config{
 		BaseURL: cfg.BaseURL, VerifyTTL: cfg.VerifyTTL, ResetTTL: cfg.ResetTTL, SessionTTL: cfg.SessionTTL,
 		SessionMaxTTL: cfg.SessionMaxTTL, RateLimits: cfg.RateLimits, HashWait: 2 * time.Second,
-		Secrets: cfg.Secrets,
+		Secrets: cfg.Secrets, AuditRetention: cfg.AuditRetention,
 	}, time.Now, logger)
 	handler := httpapi.New(svc, httpapi.Config{
 		BaseURL: cfg.BaseURL, TrustedProxies: cfg.TrustedProxies, SchemaVersion: migrate.Latest(),
@@ -92,12 +91,23 @@ func cmdServe(ctx context.Context, args []string, env lookup, stdout, stderr io.
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 
-	// Background work stops when workCtx ends, after the server drained.
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	worker := svc.NewMailWorker(sender)
-	wg.Go(func() { worker.Run(workCtx) })
-	wg.Go(func() { janitor(workCtx, svc, logger) })
+	// The job worker (mail, and the periodic purge when this instance is
+	// River's leader) stops after the server drained, finishing the jobs
+	// it holds.
+	worker, err := svc.NewWorker(sender, service.WorkerConfig{})
+	if err != nil {
+		return err
+	}
+	if err := worker.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	stopWorker := func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+		defer cancel()
+		if err := worker.Stop(stopCtx); err != nil {
+			logger.Warn("job worker stop", "err", err)
+		}
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -105,8 +115,7 @@ func cmdServe(ctx context.Context, args []string, env lookup, stdout, stderr io.
 
 	select {
 	case err := <-serveErr:
-		stopWork()
-		wg.Wait()
+		stopWorker()
 		return err
 	case <-ctx.Done():
 	}
@@ -115,26 +124,9 @@ func cmdServe(ctx context.Context, args []string, env lookup, stdout, stderr io.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
-	stopWork()
-	wg.Wait()
+	stopWorker()
 	logger.Info("stopped")
 	return err
-}
-
-// janitor purges expired tokens, registrations, sessions and counters every minute.
-func janitor(ctx context.Context, svc *service.Service, logger *slog.Logger) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		if err := svc.Purge(ctx); err != nil && ctx.Err() == nil {
-			logger.Warn("purge", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // openPool opens the database pool. Unless the URL sets them, the pool is

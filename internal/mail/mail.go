@@ -35,7 +35,7 @@ type Message struct {
 // Sender sends messages.
 type Sender interface {
 	// Send delivers m, or returns an error; it returns early when ctx is
-	// done. Errors wrapping ErrInvalidMessage are permanent.
+	// done. Permanent tells the errors that sending again cannot fix.
 	Send(ctx context.Context, m Message) error
 }
 

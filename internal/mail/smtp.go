@@ -250,3 +250,26 @@ func (s *SMTPSender) build(m Message) (*gomail.Msg, error) {
 func domain(addr string) string {
 	return addr[strings.LastIndexByte(addr, '@')+1:]
 }
+
+// Permanent reports whether sending a message again cannot succeed: the
+// message itself was refused (ErrInvalidMessage), or the server answered a
+// command about this message (RCPT TO, DATA, the end of DATA) with a 5xx
+// reply, such as a refused recipient. Anything else is temporary and worth
+// retrying: a 4xx reply, a network error, a timeout, and also a 5xx reply to
+// the session's own set-up (greeting, STARTTLS, AUTH, MAIL FROM), which says
+// the server or our settings are wrong, not this message, and is fixed by an
+// operator while the mail waits.
+func Permanent(err error) bool {
+	if errors.Is(err, ErrInvalidMessage) {
+		return true
+	}
+	var se *gomail.SendError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Reason {
+	case gomail.ErrSMTPRcptTo, gomail.ErrSMTPData, gomail.ErrSMTPDataClose:
+		return se.ErrorCode() >= 500 && se.ErrorCode() < 600
+	}
+	return false
+}

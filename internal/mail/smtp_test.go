@@ -403,3 +403,64 @@ func TestNewSMTPErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestPermanent: a refused recipient (550) or an invalid message is
+// permanent; an outage (451), a refused connection and a failed AUTH (our
+// settings, fixed while the mail waits) are temporary.
+func TestPermanent(t *testing.T) {
+	srv := smtptest.Start(t)
+	srv.Reject("gone@example.com")
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	authSrv := smtptest.Start(t)
+	authSrv.RequireAuth("ann", "right")
+
+	for _, tt := range []struct {
+		name      string
+		send      func() error
+		permanent bool
+	}{
+		{"refused recipient", func() error {
+			return newSender(t, srv).Send(t.Context(), verifyMessage(t, "gone@example.com"))
+		}, true},
+		{"invalid message", func() error {
+			return newSender(t, srv).Send(t.Context(), Message{To: "ann@example.com", Subject: "x"})
+		}, true},
+		{"server down (451)", func() error {
+			down := smtptest.Start(t)
+			down.SetDown(true)
+			return newSender(t, down).Send(t.Context(), verifyMessage(t, testTo))
+		}, false},
+		{"connection refused", func() error {
+			s, err := NewSMTP("smtp://"+closedAddr, testFrom)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s.Send(t.Context(), verifyMessage(t, testTo))
+		}, false},
+		{"auth failed", func() error {
+			s, err := NewSMTP(strings.Replace(authSrv.URL(), ":right@", ":wrong@", 1), testFrom)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s.Send(t.Context(), verifyMessage(t, testTo))
+		}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.send()
+			if err == nil {
+				t.Fatal("got no error, want one")
+			}
+			if got := Permanent(err); got != tt.permanent {
+				t.Errorf("Permanent(%v) = %t, want %t", err, got, tt.permanent)
+			}
+		})
+	}
+	if Permanent(nil) || Permanent(context.DeadlineExceeded) {
+		t.Error("Permanent(nil or a timeout) = true, want false")
+	}
+}

@@ -170,3 +170,42 @@ func userTables(t *testing.T, conn *pgx.Conn) []string {
 	}
 	return names
 }
+
+// TestConcurrentUpIncludesRiver: instances starting together each run Up;
+// River's migrations run under goose's advisory lock, so none fails and
+// both schemas end at their latest versions.
+func TestConcurrentUpIncludesRiver(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := testdb.NewEmptyURL(t)
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			m, err := migrate.Open(dsn)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer m.Close()
+			_, err = m.Up(ctx)
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent up: %v", err)
+		}
+	}
+	m, err := migrate.Open(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	cur, latest, err := m.RiverVersion(ctx)
+	if err != nil || cur != latest || latest != migrate.RiverLatest() || latest == 0 {
+		t.Errorf("river version = %d of %d (%v), want %d of %d", cur, latest, err, migrate.RiverLatest(), migrate.RiverLatest())
+	}
+	if cur, latest, err := m.Versions(ctx); err != nil || cur != latest {
+		t.Errorf("schema version = %d of %d (%v), want the latest", cur, latest, err)
+	}
+}

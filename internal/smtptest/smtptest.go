@@ -12,6 +12,7 @@ import (
 	"log"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,13 @@ var errDown = &smtp.SMTPError{
 	Code:         451,
 	EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 	Message:      "Service temporarily unavailable (smtptest)",
+}
+
+// errNoMailbox is the reply to RCPT TO for a rejected recipient.
+var errNoMailbox = &smtp.SMTPError{
+	Code:         550,
+	EnhancedCode: smtp.EnhancedCode{5, 1, 1},
+	Message:      "No such mailbox (smtptest)",
 }
 
 // TLSMode selects whether and how a Server offers TLS.
@@ -58,7 +66,8 @@ type Server struct {
 	msgs     []Message
 	changed  chan struct{} // closed and replaced whenever msgs grows
 	down     bool
-	user     string // with password: the required credentials; "" means any
+	rejected map[string]int // recipient (lower case) -> RCPT TO refused so far; nil: none
+	user     string         // with password: the required credentials; "" means any
 	password string
 }
 
@@ -160,6 +169,24 @@ func (s *Server) SetDown(down bool) {
 	s.down = down
 }
 
+// Reject makes the server refuse the recipient addr (case-insensitively)
+// at RCPT TO with a permanent 550 error, as for a mailbox that does not exist.
+func (s *Server) Reject(addr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rejected == nil {
+		s.rejected = map[string]int{}
+	}
+	s.rejected[strings.ToLower(addr)] += 0
+}
+
+// Refused reports how many times RCPT TO was refused for addr.
+func (s *Server) Refused(addr string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rejected[strings.ToLower(addr)]
+}
+
 // Messages returns a copy of the messages received so far, in order.
 func (s *Server) Messages() []Message {
 	s.mu.Lock()
@@ -248,6 +275,15 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.srv.mu.Lock()
+	_, reject := ss.srv.rejected[strings.ToLower(to)]
+	if reject {
+		ss.srv.rejected[strings.ToLower(to)]++
+	}
+	ss.srv.mu.Unlock()
+	if reject {
+		return errNoMailbox
+	}
 	ss.to = append(ss.to, to)
 	return nil
 }

@@ -172,7 +172,8 @@ var (
 	tmplReady = map[string]bool{}
 )
 
-// template makes sure a database holding the current migrations exists and
+// template makes sure a database holding the current migrations (the
+// project's and River's) exists and
 // returns its name. The name carries a hash of the migrations, so a changed
 // schema gets a new template; an advisory lock keeps test processes that
 // start together from building it twice.
@@ -190,6 +191,8 @@ func template(ctx context.Context, admin string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// River's migrations come with the module: its version is part of the schema.
+	fmt.Fprintf(h, "river:%d", migrate.RiverLatest())
 	name := "nstmpl_" + hex.EncodeToString(h.Sum(nil))[:16]
 
 	tmplMu.Lock()

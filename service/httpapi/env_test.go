@@ -17,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nextsecure/nextsecure/docs"
@@ -31,15 +32,15 @@ import (
 const baseURL = "http://app.example.test"
 
 // env is one test's whole stack: a database of its own, the real service and
-// router behind an httptest server, a real SMTP server and mail worker, and a
-// clock the test moves.
+// router behind an httptest server, a real SMTP server and job worker (a
+// River client), and a clock the test moves.
 type env struct {
 	t      *testing.T
 	pool   *pgxpool.Pool
 	svc    *service.Service
 	srv    *httptest.Server
 	smtp   *smtptest.Server
-	worker *service.MailWorker
+	worker *service.Worker
 	clock  *clock
 	logs   *syncBuffer
 }
@@ -96,11 +97,7 @@ func newEnv(t *testing.T, configure ...func(*service.Config)) *env {
 	}
 	logger := slog.New(httpapi.LogHandler{Handler: slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})})
 	e.svc = service.New(e.pool, cfg, e.clock.Now, logger)
-	sender, err := mail.NewSMTP(e.smtp.URL(), "Next Secure <no-reply@example.test>")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.worker = e.svc.NewMailWorker(sender)
+	e.worker = e.startWorker(e.svc)
 	h := httpapi.New(e.svc, httpapi.Config{
 		BaseURL: baseURL, SchemaVersion: migrate.Latest(), OpenAPI: docs.OpenAPI,
 	}, logger)
@@ -109,19 +106,77 @@ func newEnv(t *testing.T, configure ...func(*service.Config)) *env {
 	return e
 }
 
-// deliver runs the mail worker until the queue has nothing due and returns
-// every message the SMTP server has received so far.
+// startWorker starts a job worker for svc that sends to the test's SMTP
+// server, as another instance would; it stops when the test ends. It polls
+// the queue every 20 ms and runs no periodic purge.
+func (e *env) startWorker(svc *service.Service) *service.Worker {
+	e.t.Helper()
+	sender, err := mail.NewSMTP(e.smtp.URL(), "Next Secure <no-reply@example.test>")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	w, err := svc.NewWorker(sender, service.WorkerConfig{
+		FetchPollInterval: 20 * time.Millisecond, PollOnly: true, PurgeInterval: -1,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := w.Stop(ctx); err != nil {
+			e.t.Errorf("stop job worker: %v", err)
+		}
+	})
+	return w
+}
+
+// deliver waits until no job is due or running (a job waiting for a retry
+// or for the one-a-minute limit is not due; runDelayed makes it so) and
+// returns every message the SMTP server has received so far.
 func (e *env) deliver() []smtptest.Message {
 	e.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
 	for {
-		n, err := e.worker.RunOnce(context.Background())
-		if err != nil {
-			e.t.Fatalf("mail worker: %v", err)
+		var busy int
+		if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job
+			WHERE state = 'running' OR (state IN ('available', 'scheduled', 'retryable') AND scheduled_at <= now())`,
+		).Scan(&busy); err != nil {
+			e.t.Fatalf("job queue: %v", err)
 		}
-		if n == 0 {
+		if busy == 0 {
 			return e.smtp.Messages()
 		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%d jobs still due or running after 20 s", busy)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// runDelayed makes every job waiting for a retry or for the one-a-minute
+// limit due now (as if that time had passed; move the clock too) and
+// delivers.
+func (e *env) runDelayed() []smtptest.Message {
+	e.t.Helper()
+	rows, err := e.pool.Query(context.Background(), `SELECT id FROM river_job
+		WHERE state IN ('available', 'scheduled', 'retryable') AND scheduled_at > now()`)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, id := range ids {
+		if _, err := e.worker.Client().JobRetry(context.Background(), id); err != nil {
+			e.t.Fatalf("retry job %d: %v", id, err)
+		}
+	}
+	return e.deliver()
 }
 
 // mailTo returns the last message delivered to addr, failing if none was.

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nextsecure/nextsecure/internal/mail"
+	"github.com/jackc/pgx/v5"
+
 	"github.com/nextsecure/nextsecure/service"
 )
 
@@ -29,20 +30,22 @@ func TestReRegistrationReplacesPending(t *testing.T) {
 	e.register("First", "bob@example.com", "first password 111")
 	first := verifyToken(t, e.mailTo("bob@example.com"))
 
-	// The per-address mail limit holds a second mail back for a minute,
-	// and then nothing about the pending registration changes.
-	e.register("Second", "bob@example.com", "second password 222")
+	// Within the minute a second registration still replaces the pending
+	// one and kills its link at once; its own mail waits for the minute.
+	e.register("Second", "BOB@example.com", "second password 222")
+	e.verify(first).wantProblem(t, http.StatusBadRequest, "invalid_token")
 	if n := e.countMailTo("bob@example.com"); n != 1 {
 		t.Fatalf("mails within a minute = %d, want 1", n)
 	}
 	e.clock.Advance(61 * time.Second)
-	e.register("Second", "BOB@example.com", "second password 222")
+	e.runDelayed()
+	if n := e.countMailTo("bob@example.com"); n != 2 {
+		t.Fatalf("mails after the minute = %d, want 2 (the delayed one)", n)
+	}
 	second := verifyToken(t, e.mailTo("bob@example.com"))
 	if second == first {
 		t.Fatal("the second registration reused the first token")
 	}
-
-	e.verify(first).wantProblem(t, http.StatusBadRequest, "invalid_token")
 	r := e.verify(second)
 	r.wantStatus(t, http.StatusCreated)
 	var res authResult
@@ -52,6 +55,48 @@ func TestReRegistrationReplacesPending(t *testing.T) {
 	}
 	assertPassword(t, e, "bob@example.com", "second password 222", true)
 	assertPassword(t, e, "bob@example.com", "first password 111", false)
+}
+
+// TestRegistrationsWithinMinuteOneMail: two registrations for one address
+// before any mail went out give exactly one mail, whose link is the second
+// registration's; and when several mails wait for one address (held back
+// by the limit), only the newest is sent.
+func TestRegistrationsWithinMinuteOneMail(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if err := e.worker.Stop(context.Background()); err != nil { // queue both before either is sent
+		t.Fatal(err)
+	}
+	e.register("First", "cy@example.com", "first password 111")
+	e.register("Second", "cy@example.com", "second password 222")
+	e.worker = e.startWorker(e.svc)
+	if n := e.countMailTo("cy@example.com"); n != 1 {
+		t.Fatalf("mails = %d, want exactly 1", n)
+	}
+	e.verify(verifyToken(t, e.mailTo("cy@example.com"))).wantStatus(t, http.StatusCreated)
+	assertPassword(t, e, "cy@example.com", "second password 222", true)
+
+	// Held back: a mail went to dee a moment ago; three more registrations
+	// wait, and only the last one's mail goes out when the minute passed.
+	e.register("Dee 1", "dee@example.com", "dee password 1111")
+	firstDee := verifyToken(t, e.mailTo("dee@example.com"))
+	for i := 2; i <= 4; i++ {
+		e.register(fmt.Sprint("Dee ", i), "dee@example.com", fmt.Sprintf("dee password %d%d%d%d", i, i, i, i))
+		e.deliver()
+	}
+	if n := e.countMailTo("dee@example.com"); n != 1 {
+		t.Fatalf("mails to dee within the minute = %d, want 1", n)
+	}
+	e.clock.Advance(61 * time.Second)
+	e.runDelayed()
+	e.runDelayed() // any job still waiting would be sent now
+	if n := e.countMailTo("dee@example.com"); n != 2 {
+		t.Fatalf("mails to dee after the minute = %d, want 2", n)
+	}
+	e.verify(firstDee).wantProblem(t, http.StatusBadRequest, "invalid_token")
+	r := e.verify(verifyToken(t, e.mailTo("dee@example.com")))
+	r.wantStatus(t, http.StatusCreated)
+	assertPassword(t, e, "dee@example.com", "dee password 4444", true)
 }
 
 // assertPassword checks whether password matches the stored credential.
@@ -138,12 +183,16 @@ func TestResendVerification(t *testing.T) {
 		e.do(req{method: "POST", path: "/v1/auth/resend-verification",
 			body: map[string]string{"email": "Carol@Example.com"}}).wantStatus(t, http.StatusAccepted)
 	}
-	resend() // within the minute: held back, the first link stays good
+	resend() // within the minute: delayed, and until it goes the first link stays good
 	if n := e.countMailTo("carol@example.com"); n != 1 {
 		t.Fatalf("mails = %d, want 1", n)
 	}
 	e.clock.Advance(time.Minute)
-	resend()
+	resend() // joins the delayed one: one mail goes out
+	e.runDelayed()
+	if n := e.countMailTo("carol@example.com"); n != 2 {
+		t.Fatalf("mails after the minute = %d, want 2", n)
+	}
 	second := verifyToken(t, e.mailTo("carol@example.com"))
 	if first == second {
 		t.Fatal("resend reused the token")
@@ -249,11 +298,12 @@ func TestConcurrentRegistrationsOneEmail(t *testing.T) {
 	if n := e.countRows("preregistrations"); n != 1 {
 		t.Fatalf("preregistrations = %d, want 1", n)
 	}
+	// Tokens are issued when mails are sent; each voids the ones before.
+	msgs := e.deliver()
 	if n := e.countRows("verification_tokens"); n != 1 {
 		t.Fatalf("live tokens = %d, want 1", n)
 	}
 	// Only the last mail's token works.
-	msgs := e.deliver()
 	ok := 0
 	for _, m := range msgs {
 		if e.verify(verifyToken(t, m)).Status == http.StatusCreated {
@@ -268,50 +318,133 @@ func TestConcurrentRegistrationsOneEmail(t *testing.T) {
 func TestMailSurvivesSMTPOutage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.smtp.SetDown(true)
+	e.smtp.SetDown(true) // 451 to MAIL FROM
 	e.register("Ivy", "ivy@example.com", goodPassword)
-	if n, err := e.worker.RunOnce(context.Background()); err != nil || n != 1 {
-		t.Fatalf("worker claimed %d (%v), want 1", n, err)
-	}
-	if len(e.smtp.Messages()) != 0 {
+	if got := len(e.deliver()); got != 0 {
 		t.Fatal("a message arrived while the server was down")
 	}
-	var attempts int
-	var lastError string
+	var state string
+	var errs int
 	if err := e.pool.QueryRow(context.Background(),
-		"SELECT attempts, last_error FROM mail_outbox").Scan(&attempts, &lastError); err != nil {
+		"SELECT state, coalesce(array_length(errors, 1), 0) FROM river_job WHERE kind = 'verify_email'").Scan(&state, &errs); err != nil {
 		t.Fatalf("the mail left the queue: %v", err)
 	}
-	if attempts != 1 || lastError == "" {
-		t.Errorf("attempts %d, last error %q; want 1 and the cause", attempts, lastError)
+	if state == "completed" || state == "cancelled" || state == "discarded" || errs == 0 {
+		t.Errorf("job state %s with %d errors; want waiting for a retry, with the cause", state, errs)
 	}
-	// Not due again until the backoff passes; then the server is back.
-	if n, _ := e.worker.RunOnce(context.Background()); n != 0 {
-		t.Errorf("retried %d before the backoff, want 0", n)
-	}
+	// When the server is back (and the retry is due) the mail arrives,
+	// once, and its link works.
 	e.smtp.SetDown(false)
 	e.clock.Advance(time.Minute)
-	m := e.mailTo("ivy@example.com")
-	e.verify(verifyToken(t, m)).wantStatus(t, http.StatusCreated)
-	if e.countRows("mail_outbox") != 0 {
-		t.Error("a sent mail stayed in the queue")
+	if got := len(e.runDelayed()); got != 1 {
+		t.Fatalf("messages after the outage = %d, want 1", got)
+	}
+	e.verify(verifyToken(t, e.mailTo("ivy@example.com"))).wantStatus(t, http.StatusCreated)
+	e.wantMetrics(`nextsecure_mail_send_attempts_total{outcome="sent"} 1`,
+		`nextsecure_mail_send_attempts_total{outcome="failed"} 0`)
+	e.wantNoMetrics(`nextsecure_mail_send_attempts_total{outcome="retry"} 0`)
+}
+
+// wantMetrics fails unless /metrics holds every line given.
+func (e *env) wantMetrics(lines ...string) {
+	e.t.Helper()
+	body := string(e.do(req{method: "GET", path: "/metrics"}).Body)
+	for _, l := range lines {
+		if !strings.Contains(body, l+"\n") {
+			e.t.Errorf("metrics lack %q", l)
+		}
 	}
 }
 
-func TestMailLeaseSurvivesCrash(t *testing.T) {
+// wantNoMetrics fails if /metrics holds any line given.
+func (e *env) wantNoMetrics(lines ...string) {
+	e.t.Helper()
+	body := string(e.do(req{method: "GET", path: "/metrics"}).Body)
+	for _, l := range lines {
+		if strings.Contains(body, l+"\n") {
+			e.t.Errorf("metrics hold %q", l)
+		}
+	}
+}
+
+func TestMailSurvivesNoWorker(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.register("Jo", "jo@example.com", goodPassword)
-	// A worker claims the message and dies before sending.
-	if _, err := e.pool.Exec(context.Background(),
-		"UPDATE mail_outbox SET attempts = 1, run_at = $1", e.clock.Now().Add(e.worker.Lease)); err != nil {
+	// No worker runs (crashed, or not started yet) when the request commits.
+	if err := e.worker.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := e.worker.RunOnce(context.Background()); n != 0 {
-		t.Fatalf("claimed %d leased messages, want 0", n)
+	e.register("Jo", "jo@example.com", goodPassword)
+	e.forgot("nobody@example.com")
+	if got := len(e.smtp.Messages()); got != 0 {
+		t.Fatalf("%d messages without a worker", got)
 	}
-	e.clock.Advance(e.worker.Lease + time.Second)
-	e.mailTo("jo@example.com")
+	// One starts later: the mail is sent.
+	e.worker = e.startWorker(e.svc)
+	e.verify(verifyToken(t, e.mailTo("jo@example.com"))).wantStatus(t, http.StatusCreated)
+	if got := len(e.smtp.Messages()); got != 1 {
+		t.Errorf("messages = %d, want 1", got)
+	}
+}
+
+func TestPermanentSMTPErrorNotRetried(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.smtp.Reject("gone@example.com") // 550 to RCPT TO
+	e.register("Gone", "gone@example.com", goodPassword)
+	e.deliver()
+	e.runDelayed() // a retry, were one scheduled, would run now
+	if n := e.smtp.Refused("gone@example.com"); n != 1 {
+		t.Errorf("RCPT TO refused %d times, want 1 (no retry)", n)
+	}
+	var state string
+	if err := e.pool.QueryRow(context.Background(),
+		"SELECT state FROM river_job WHERE kind = 'verify_email'").Scan(&state); err != nil {
+		t.Fatal(err)
+	}
+	if state != "cancelled" {
+		t.Errorf("job state = %s, want cancelled", state)
+	}
+	e.wantMetrics(`nextsecure_mail_send_attempts_total{outcome="failed"} 1`,
+		`nextsecure_mail_send_attempts_total{outcome="retry"} 0`,
+		`nextsecure_mail_send_attempts_total{outcome="sent"} 0`)
+}
+
+// TestMailJobsHoldNoToken: a queued job holds the address and nothing
+// else: no token, no link, no rendered mail.
+func TestMailJobsHoldNoToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if err := e.worker.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.seedUser("owner@example.com", "")
+	e.register("Kay", "kay@example.com", goodPassword)
+	e.forgot("owner@example.com")
+	rows, err := e.pool.Query(context.Background(), "SELECT kind, args::text FROM river_job ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type job struct{ Kind, Args string }
+	jobs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[job])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 2 {
+		t.Fatalf("jobs = %v, want 2", jobs)
+	}
+	for _, j := range jobs {
+		if strings.Contains(j.Args, "token") || strings.Contains(j.Args, "://") || strings.Contains(j.Args, "Subject") {
+			t.Errorf("job %s holds %s", j.Kind, j.Args)
+		}
+	}
+	var tokens int
+	if err := e.pool.QueryRow(context.Background(), "SELECT count(*) FROM verification_tokens").Scan(&tokens); err != nil {
+		t.Fatal(err)
+	}
+	if tokens != 0 {
+		t.Errorf("%d tokens exist before any mail was sent, want 0", tokens)
+	}
 }
 
 func TestRegisterRefusesBadInput(t *testing.T) {
@@ -378,7 +511,7 @@ func TestRegisterRefusesBadInput(t *testing.T) {
 			}
 		})
 	}
-	for _, table := range []string{"preregistrations", "verification_tokens", "mail_outbox", "users"} {
+	for _, table := range []string{"preregistrations", "verification_tokens", "river_job", "users"} {
 		if n := e.countRows(table); n != 0 {
 			t.Errorf("%s has %d rows after refused requests, want 0", table, n)
 		}
@@ -423,33 +556,15 @@ func TestNoSecretsInLogs(t *testing.T) {
 func TestWorkersShareQueueWithoutDuplicates(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *service.Config) { c.RateLimits = false })
+	// Two more instances, each with its own River client, share the queue.
+	e.startWorker(e.svc)
+	e.startWorker(e.instance(nil).svc)
 	const n = 12
 	for i := range n {
 		e.register("W", fmt.Sprintf("w%d@example.com", i), goodPassword)
 	}
-	sender, err := mail.NewSMTP(e.smtp.URL(), "Next Secure <no-reply@example.test>")
-	if err != nil {
-		t.Fatal(err)
-	}
-	workers := []*service.MailWorker{e.worker, e.svc.NewMailWorker(sender), e.svc.NewMailWorker(sender)}
-	var wg sync.WaitGroup
-	for _, w := range workers {
-		wg.Go(func() {
-			for {
-				claimed, err := w.RunOnce(context.Background())
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if claimed == 0 {
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
 	seen := map[string]int{}
-	for _, m := range e.smtp.Messages() {
+	for _, m := range e.deliver() {
 		seen[m.To[0]]++
 	}
 	if len(seen) != n {
@@ -499,6 +614,7 @@ func TestRegisterVoidsTemplateTokens(t *testing.T) {
 	e.clock.Advance(2 * time.Minute) // past the one-mail-a-minute limit
 	e.do(req{method: "POST", path: "/v1/auth/resend-verification",
 		body: map[string]string{"email": "ada@example.com"}}).wantStatus(t, http.StatusAccepted)
+	e.deliver() // the job voids them when it issues the new token
 	if left("template-2") {
 		t.Error("a resend left the template-style token for its email")
 	}

@@ -10,3 +10,7 @@ WHERE user_id = @user_id
   AND (sqlc.narg(before_id)::bigint IS NULL OR id < sqlc.narg(before_id)::bigint)
 ORDER BY id DESC
 LIMIT @row_limit;
+
+-- name: DeleteAuthEventsBefore :execrows
+-- DeleteAuthEventsBefore drops the audit trail older than the retention.
+DELETE FROM auth_events WHERE created_at < @before;

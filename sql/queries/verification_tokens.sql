@@ -29,23 +29,11 @@ DELETE FROM verification_tokens WHERE user_id = @user_id AND purpose = @purpose;
 -- name: DeleteExpiredVerificationTokens :execrows
 DELETE FROM verification_tokens WHERE expires <= @now;
 
--- name: IssueVerification :exec
--- IssueVerification gives a pending registration a new email-verification
--- token and queues the mail carrying it, in one statement: every earlier
--- verification token for the email is voided, bound or not (the template
--- wrote unbound ones), the new token's SHA-256 (hex) is stored, bound to
--- the registration, and the mail goes to the outbox. The parts of one
--- statement share a snapshot, so the new token is not among those voided.
-WITH voided AS (
-    DELETE FROM verification_tokens
-    WHERE identifier = lower(@identifier::text) AND purpose = 'verify_email'
-),
-token AS (
-    INSERT INTO verification_tokens (identifier, token, expires, purpose, preregistration_id)
-    VALUES (@identifier::text, @token_hash::text, @expires::timestamptz, 'verify_email', @preregistration_id::text)
-)
-INSERT INTO mail_outbox (recipient, subject, text_body, html_body, run_at)
-VALUES (@recipient::text, @subject::text, @text_body::text, @html_body::text, @run_at::timestamptz);
+-- name: DeleteVerifyTokensForEmail :execrows
+-- DeleteVerifyTokensForEmail voids every email-verification token for an
+-- address, bound to a registration or not (the template wrote unbound ones).
+DELETE FROM verification_tokens
+WHERE identifier = lower(@identifier::text) AND purpose = 'verify_email';
 
 -- name: GetTokenUser :one
 -- GetTokenUser returns the email and name of the user a live token of the
