@@ -6,20 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nextsecure/nextsecure/docs"
-	"github.com/nextsecure/nextsecure/internal/migrate"
 	"github.com/nextsecure/nextsecure/internal/smtptest"
 	"github.com/nextsecure/nextsecure/service"
-	"github.com/nextsecure/nextsecure/service/httpapi"
 )
 
 // login posts a sign-in and returns the response; extra headers are optional.
@@ -166,19 +161,7 @@ func (e *env) countSubjectTo(addr, subject string) int {
 // everything else with e.
 func (e *env) instance(prepare func(*service.Service)) *env {
 	e.t.Helper()
-	cfg := service.DefaultConfig()
-	cfg.BaseURL = baseURL
-	logger := slog.New(httpapi.LogHandler{Handler: slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})})
-	svc := service.New(e.pool, cfg, e.clock.Now, logger)
-	if prepare != nil {
-		prepare(svc)
-	}
-	h := httpapi.New(svc, httpapi.Config{BaseURL: baseURL, SchemaVersion: migrate.Latest(), OpenAPI: docs.OpenAPI}, logger)
-	srv := httptest.NewServer(h)
-	e.t.Cleanup(srv.Close)
-	other := *e
-	other.svc, other.srv = svc, srv
-	return &other
+	return e.instanceWith(nil, prepare)
 }
 
 // hashCounting starts an instance of e whose password hashes are counted.

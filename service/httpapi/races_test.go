@@ -37,7 +37,6 @@ func (e *env) instanceWith(configure func(*service.Config), prepare func(*servic
 	e.t.Helper()
 	cfg := service.DefaultConfig()
 	cfg.BaseURL = baseURL
-	cfg.HashWait = time.Minute
 	if configure != nil {
 		configure(&cfg)
 	}
@@ -365,7 +364,7 @@ func TestAccountChangeRevokesRacingLogin(t *testing.T) {
 func (e *env) gatedInstance() (inst *env, entered func() int, open func()) {
 	gate := make(chan struct{})
 	var n atomic.Int64
-	inst = e.instanceWith(func(c *service.Config) { c.HashSlots = 64 }, func(svc *service.Service) {
+	inst = e.instanceWith(func(c *service.Config) { c.HashSlots, c.HashWait = 64, time.Minute }, func(svc *service.Service) {
 		svc.HashLimiter().OnWait = func(time.Duration) {
 			n.Add(1)
 			<-gate
