@@ -74,8 +74,9 @@ func newTracedService(t *testing.T) (*service.Service, *statements, *pgxpool.Poo
 
 // TestMailRequestsDoTheSameWork: forgot-password and resend-verification
 // send the same statements whatever the email (unknown, pending, an
-// account): one transaction that inserts one job. The lookup happens in
-// the job, out of the request's time.
+// account): one transaction that inserts one job (resend first voids the
+// email's verification tokens, a delete whatever the email). The lookup
+// happens in the job, out of the request's time.
 func TestMailRequestsDoTheSameWork(t *testing.T) {
 	t.Parallel()
 	svc, rec, plain := newTracedService(t)
@@ -105,9 +106,10 @@ func TestMailRequestsDoTheSameWork(t *testing.T) {
 				got := rec.take()
 				if first == nil {
 					first = got
-					if len(got) != 3 || !strings.EqualFold(got[0], "begin") || !strings.Contains(got[1], "INSERT INTO") ||
-						!strings.Contains(got[1], "river_job") || !strings.EqualFold(got[2], "commit") {
-						t.Fatalf("%s: statements %q, want begin, one job insert, commit", email, got)
+					n := len(got)
+					if n < 3 || !strings.EqualFold(got[0], "begin") || !strings.Contains(got[n-2], "INSERT INTO river_job") ||
+						!strings.EqualFold(got[n-1], "commit") {
+						t.Fatalf("%s: statements %q, want one transaction ending in the job insert", email, got)
 					}
 					continue
 				}

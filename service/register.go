@@ -98,18 +98,29 @@ func (s *Service) noticeAccountExists(ctx context.Context, tx pgx.Tx, q *db.Quer
 }
 
 // ResendVerification queues a fresh verification mail for a pending
-// registration. It answers nil whatever the email's state, and does the
-// same work whatever it is: one short transaction that inserts the mail
-// job. The job looks the email up when it runs and sends nothing when the
-// address is unknown, already an account, or its registration expired; it
-// issues a new token (every earlier one dies) and extends the registration.
+// registration, and makes every earlier verification token for the email
+// useless at once, even when the new mail must wait for the one-a-minute
+// limit (API.md). It answers nil whatever the email's state, and does the
+// same work whatever it is: one short transaction that takes the email's
+// lock, voids the email's verification tokens (none, for an unknown
+// address) and inserts the mail job. The job looks the email up when it
+// runs and sends nothing when the address is unknown, already an account,
+// or its registration expired; it issues the new token and extends the
+// registration.
 // Errors: CodeUnavailable.
 func (s *Service) ResendVerification(ctx context.Context, emailIn string, meta Meta) error {
 	email, ok := NormalizeEmail(emailIn)
 	if !ok {
 		return nil
 	}
-	return s.txx(ctx, func(tx pgx.Tx, _ *db.Queries) error {
+	return s.txx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+		// The email's lock first, then its tokens: the order of every workflow.
+		if err := q.LockEmail(ctx, email); err != nil {
+			return err
+		}
+		if _, err := q.DeleteVerifyTokensForEmail(ctx, email); err != nil {
+			return err
+		}
 		return s.sendVerification(ctx, tx, email)
 	})
 }
