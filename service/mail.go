@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -74,16 +75,17 @@ type purgeArgs struct{}
 
 func (purgeArgs) Kind() string { return kindPurge }
 
-// riverLatest is the version of River's newest migration, which the
-// database must be at (Ready).
-var riverLatest = func() int64 {
+// riverLatest returns the version of River's newest migration, which the
+// database must be at (Ready). It is computed on first use, not at package
+// init, so that importing the package builds no migrator.
+var riverLatest = sync.OnceValue(func() int64 {
 	m, err := rivermigrate.New(riverpgxv5.New(nil), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		panic(fmt.Sprintf("river migrations: %v", err))
 	}
 	all := m.AllVersions()
 	return int64(all[len(all)-1].Version)
-}()
+})
 
 // newInserter returns the River client the workflows insert jobs with. It
 // works no jobs (a Worker does) and is never started.

@@ -195,7 +195,7 @@ func (s *Service) Ready(ctx context.Context, want int64) error {
 	if err != nil {
 		return unavailable(err)
 	}
-	if have != want || haveRiver != riverLatest {
+	if have != want || haveRiver != riverLatest() {
 		return &Error{Code: CodeUnavailable, Message: "The database schema is not at the expected version.",
 			RetryAfter: retryAfterUnavailable}
 	}

@@ -12,7 +12,8 @@
 // are kept as upstream has them, unused.
 //
 //   - new: type Pool, NewPool, (*Pool).IDKey, (*Pool).get, (*Pool).put and
-//     deriveKeyWith (upstream's deriveKey body, with a *Pool);
+//     deriveKeyWith (upstream's deriveKey body, with a *Pool); newArea in
+//     area_mmap.go and area_other.go (new files, ours);
 //   - deriveKey calls deriveKeyWith(nil, ...): a fresh work area, as upstream;
 //   - deriveKeyWith takes the work area from the pool and, once the key is
 //     extracted, clears it (password-derived data must not linger) and
@@ -67,6 +68,7 @@ import (
 	"encoding/binary"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/blake2b"
 )
@@ -152,8 +154,8 @@ func deriveKeyWith(pool *Pool, mode int, password, salt, secret, data []byte, ti
 	// and 1 of each lane; the first pass writes every other block (with
 	// processBlock) before any read of it, since prev and indexAlpha only
 	// name blocks already computed in that pass.
-	B := pool.get(memory)
-	defer pool.put(B)
+	B, owned := pool.get(memory)
+	defer pool.put(B, owned)
 	initBlocks(&h0, B, memory, uint32(threads))
 	processBlocks(B, time, memory, uint32(threads), mode)
 	return extractKey(B, memory, uint32(threads), keyLen)
@@ -161,13 +163,20 @@ func deriveKeyWith(pool *Pool, mode int, password, salt, secret, data []byte, ti
 
 // A Pool is a bounded free list of work areas for one work-area size, so
 // that hashes with the parameters it was made for reuse memory instead of
-// allocating 1 KiB per KiB of memory cost each time. It keeps at most the
+// allocating 1 KiB per KiB of memory cost each time. It owns at most the
 // number of work areas given to NewPool, so it holds that many times the
 // memory cost for as long as it lives. Work areas are cleared before they
 // are kept. Its methods are safe for concurrent use.
+//
+// The work areas it owns are allocated outside the Go heap where the
+// system allows (newArea), because the garbage collector lets the heap
+// grow to twice what is live (GOGC=100) before it collects: two kept
+// 19 MiB work areas on the heap raised a server's heap goal by 38 MiB,
+// filled with garbage between collections (docs/performance.md).
 type Pool struct {
 	blocks uint32       // work-area length in blocks, as deriveKeyWith rounds memory
-	free   chan []block // cleared work areas of blocks blocks
+	free   chan []block // cleared work areas that p owns, of blocks blocks
+	owned  atomic.Int32 // work areas p has allocated for itself, at most cap(free)
 }
 
 // NewPool returns a Pool for IDKey with the given memory and threads that
@@ -186,33 +195,43 @@ func NewPool(memory uint32, threads uint8, n int) *Pool {
 
 // IDKey is the package's IDKey with the work area taken from p when one is
 // free and the parameters give p's work-area size; otherwise it allocates
-// one, which p keeps afterwards if it has room. A nil p always allocates.
+// one, which p keeps afterwards if it owns fewer work areas than its bound.
+// A nil p always allocates.
 func (p *Pool) IDKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
 	return deriveKeyWith(p, argon2id, password, salt, nil, nil, time, memory, threads, keyLen)
 }
 
-// get returns a work area of memory blocks. Its content is unspecified
-// (zero in practice); deriveKeyWith overwrites every block before reading
-// it.
-func (p *Pool) get(memory uint32) []block {
+// get returns a work area of memory blocks, and whether p owns it (put
+// then keeps it). Its content is unspecified (zero in practice);
+// deriveKeyWith overwrites every block before reading it.
+func (p *Pool) get(memory uint32) ([]block, bool) {
 	if p != nil && memory == p.blocks {
 		select {
 		case B := <-p.free:
-			return B
+			return B, true
 		default:
 		}
+		for {
+			n := p.owned.Load()
+			if int(n) >= cap(p.free) {
+				break
+			}
+			if p.owned.CompareAndSwap(n, n+1) {
+				return newArea(int(memory)), true
+			}
+		}
 	}
-	return make([]block, memory)
+	return make([]block, memory), false
 }
 
 // put clears B, which holds data derived from the password, and keeps it if
-// p has room for a work area of its size.
-func (p *Pool) put(B []block) {
+// p owns it. There is always room: p owns at most cap(p.free) work areas.
+func (p *Pool) put(B []block, owned bool) {
 	clear(B)
-	if p != nil && uint32(len(B)) == p.blocks {
+	if owned {
 		select {
 		case p.free <- B:
-		default:
+		default: // not reached
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -193,7 +194,7 @@ func TestWorkAreaCleared(t *testing.T) {
 	for i := range other {
 		other[i][0] = 1
 	}
-	p.put(other)
+	p.put(other, false)
 	if i := firstNonZero(other); i >= 0 {
 		t.Errorf("dropped work area: block %d is not zero", i)
 	}
@@ -275,4 +276,35 @@ func TestPoolConcurrent(t *testing.T) {
 	if n := len(p.free); n < 1 || n > keep {
 		t.Errorf("%d work areas kept, want 1 to %d", n, keep)
 	}
+}
+
+// TestPoolOffHeap checks that the work areas a Pool keeps are not on the Go
+// heap, where the garbage collector's goal (twice the live heap at
+// GOGC=100) would count them twice.
+func TestPoolOffHeap(t *testing.T) {
+	if !offHeap {
+		t.Skip("work areas are on the Go heap on this system")
+	}
+	live := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := live()
+	p := NewPool(curMemory, curThreads, 2)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() { p.IDKey([]byte("pw"), []byte("0123456789abcdef"), 1, curMemory, curThreads, 32) })
+	}
+	wg.Wait()
+	after := live()
+	if len(p.free) == 0 {
+		t.Fatal("no work area kept")
+	}
+	if grew := int64(after) - int64(before); grew > curMemory*1024/2 {
+		t.Errorf("live heap grew by %d bytes with %d work areas of %d KiB kept, want them off the heap",
+			grew, len(p.free), curMemory)
+	}
+	runtime.KeepAlive(p)
 }
