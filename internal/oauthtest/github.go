@@ -2,6 +2,7 @@ package oauthtest
 
 import (
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -89,14 +90,14 @@ func (g *GitHub) token(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	asJSON := strings.Contains(r.Header.Get("Accept"), "json")
-	answer := func(v map[string]string) {
+	answer := func(v map[string]any) {
 		if asJSON {
 			writeJSON(w, http.StatusOK, v)
 			return
 		}
 		f := url.Values{}
 		for k, s := range v {
-			f.Set(k, s)
+			f.Set(k, fmt.Sprint(s))
 		}
 		w.Header().Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 		w.Write([]byte(f.Encode()))
@@ -110,15 +111,15 @@ func (g *GitHub) token(w http.ResponseWriter, r *http.Request) {
 		} else if code == "invalid_client" {
 			code = "incorrect_client_credentials"
 		}
-		answer(map[string]string{"error": code, "error_description": terr.desc})
+		answer(map[string]any{"error": code, "error_description": terr.desc})
 		return
 	}
 	t := Tokens{AccessToken: "gho_" + rand.Text(), RefreshToken: "ghr_" + rand.Text()}
 	g.accessTokens[t.AccessToken] = g.user
 	g.issued = append(g.issued, t)
 	scope := strings.Join(strings.Fields(strings.ReplaceAll(auth.Scope, ",", " ")), ",")
-	answer(map[string]string{"access_token": t.AccessToken, "refresh_token": t.RefreshToken,
-		"expires_in": "28800", "token_type": "bearer", "scope": scope})
+	answer(map[string]any{"access_token": t.AccessToken, "refresh_token": t.RefreshToken,
+		"expires_in": 28800, "token_type": "bearer", "scope": scope})
 }
 
 // caller returns the user of the request's bearer token, answering 401 and
