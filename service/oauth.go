@@ -219,6 +219,9 @@ func (s *Service) FinishOAuth(ctx context.Context, providerID string, cb OAuthCa
 	if cb.Code == "" || len(cb.Code) > 2048 {
 		return OAuthResult{}, oauthErr(CodeOAuthFailed, "missing or malformed code")
 	}
+	if s.cfg.Secrets == nil {
+		return OAuthResult{}, oauthErr(CodeOAuthFailed, "Config.Secrets is not set")
+	}
 	verifier, err := s.cfg.Secrets.Open(purposeOAuthVerifier, flow.Verifier, flow.ID)
 	if err != nil {
 		return OAuthResult{}, oauthErr(CodeOAuthFailed, "flow verifier does not open: %v", err)
@@ -245,7 +248,7 @@ func (s *Service) FinishOAuth(ctx context.Context, providerID string, cb OAuthCa
 // (which may echo what was sent).
 func exchangeReason(err error) string {
 	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
+	if errors.As(err, &re) && re.Response != nil {
 		if re.ErrorCode != "" {
 			return fmt.Sprintf("status %d, error %.64q", re.Response.StatusCode, re.ErrorCode)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/nextsecure/nextsecure/internal/oauthtest"
 	"github.com/nextsecure/nextsecure/internal/secrets"
 	"github.com/nextsecure/nextsecure/internal/testdb"
 )
@@ -248,5 +249,49 @@ func TestFinishOAuthFlowChecks(t *testing.T) {
 	}
 	if left != 0 {
 		t.Errorf("%d flows left after Purge, want 0", left)
+	}
+}
+
+// An OIDC issuer that does not answer at start-up leaves its provider
+// unavailable, not the service; discovery is retried in the background
+// and the provider works once it succeeds.
+func TestOIDCDiscoveryRetried(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	idp := oauthtest.NewOIDC(t, "client-1", "secret-1")
+	idp.SetDiscoveryDown(true)
+	ks, err := secrets.Parse(newSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Secrets = ks
+	cfg.ProviderClient = idp.Client()
+	cfg.Providers = []ProviderConfig{{ID: "corp", Type: ProviderTypeOIDC, Name: "Corp",
+		ClientID: "client-1", ClientSecret: "secret-1", Issuer: idp.Issuer()}}
+	svc := New(testdb.New(t), cfg, nil, nil)
+	t.Cleanup(svc.Close)
+
+	if _, err := svc.StartOAuth(ctx, "corp", "/"); ErrorCode(err) != CodeUnavailable {
+		t.Fatalf("start while discovery fails: %v, want unavailable", err)
+	}
+	if got := svc.Providers(); len(got) != 1 || got[0] != (ProviderInfo{ID: "corp", Name: "Corp", Type: "oidc"}) {
+		t.Errorf("Providers() = %+v, want corp listed while unavailable", got)
+	}
+	idp.SetDiscoveryDown(false)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		start, err := svc.StartOAuth(ctx, "corp", "/")
+		if err == nil {
+			u, _ := url.Parse(start.URL)
+			if u.Query().Get("nonce") == "" || !strings.Contains(u.Query().Get("scope"), "openid") {
+				t.Errorf("authorization URL %q lacks nonce or openid scope", start.URL)
+			}
+			return
+		}
+		if ErrorCode(err) != CodeUnavailable || time.Now().After(deadline) {
+			t.Fatalf("start after the issuer came back: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
