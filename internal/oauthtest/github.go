@@ -55,7 +55,7 @@ func NewGitHub(tb testing.TB, clientID, clientSecret string) *GitHub {
 	mux.HandleFunc("/login/oauth/access_token", g.token)
 	mux.HandleFunc("GET /api/v3/user", g.apiUser)
 	mux.HandleFunc("GET /api/v3/user/emails", g.apiEmails)
-	g.srv = httptest.NewServer(mux)
+	g.srv = httptest.NewServer(g.serve(mux))
 	tb.Cleanup(g.srv.Close)
 	return g
 }

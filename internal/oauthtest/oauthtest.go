@@ -81,11 +81,26 @@ type authServer struct {
 	last        *Authorization
 	issued      []Tokens
 	counts      Counts
+	overrides   map[string]http.Handler // path -> handler answering instead of the fake's
 }
 
 func newAuthServer(clientID, clientSecret string) *authServer {
 	return &authServer{clientID: clientID, clientSecret: clientSecret, now: time.Now,
-		codes: map[string]grant{}}
+		codes: map[string]grant{}, overrides: map[string]http.Handler{}}
+}
+
+// serve answers with an override for the request's path when there is
+// one, else with the fake's own handler.
+func (a *authServer) serve(own http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		h := a.overrides[r.URL.Path]
+		a.mu.Unlock()
+		if h == nil {
+			h = own
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // authorize checks an authorization request and redirects to the client
@@ -257,6 +272,20 @@ func (a *authServer) DenyNext() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.deny = true
+}
+
+// Override makes h answer every request for path (such as "/token" or
+// "/api/v3/user") instead of the fake, so a test can make the provider
+// misbehave: hang, answer garbage, send too much. A nil h restores the
+// fake's own answer.
+func (a *authServer) Override(path string, h http.Handler) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if h == nil {
+		delete(a.overrides, path)
+	} else {
+		a.overrides[path] = h
+	}
 }
 
 // LastAuthorization returns the last authorization request the fake

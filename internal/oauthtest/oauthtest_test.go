@@ -359,3 +359,26 @@ func getJSON(t *testing.T, c *http.Client, u string, v any) {
 		t.Fatal(err)
 	}
 }
+
+func TestOverride(t *testing.T) {
+	t.Parallel()
+	g := oauthtest.NewGitHub(t, "c", "s")
+	g.Override("/api/v3/user", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	get := func() int {
+		res, err := http.Get(g.APIURL() + "/user")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if s := get(); s != http.StatusTeapot {
+		t.Errorf("overridden /user answered %d, want 418", s)
+	}
+	g.Override("/api/v3/user", nil)
+	if s := get(); s != http.StatusUnauthorized {
+		t.Errorf("restored /user answered %d, want 401", s)
+	}
+}

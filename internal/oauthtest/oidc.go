@@ -78,7 +78,7 @@ func NewOIDC(tb testing.TB, clientID, clientSecret string) *OIDC {
 	mux.HandleFunc("GET /authorize", func(w http.ResponseWriter, r *http.Request) { p.authorize(w, r, true) })
 	mux.HandleFunc("/token", p.token)
 	mux.HandleFunc("/userinfo", p.userinfo)
-	p.srv = httptest.NewServer(mux)
+	p.srv = httptest.NewServer(p.serve(mux))
 	tb.Cleanup(p.srv.Close)
 	return p
 }

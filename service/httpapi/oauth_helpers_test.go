@@ -340,3 +340,16 @@ func (e *env) providerAccountUser(provider, accountID string) string {
 	}
 	return id
 }
+
+// getAsync is get for goroutines: it never stops the test (a transport
+// error is reported and gives nil) and checks no contract.
+func (b *browser) getAsync(e *env, path string) *response {
+	res, err := b.client.Get(e.srv.URL + strings.TrimPrefix(path, baseURL))
+	if err != nil {
+		b.t.Error(err)
+		return nil
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return &response{Status: res.StatusCode, Header: res.Header, Body: body}
+}

@@ -2,13 +2,19 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nextsecure/nextsecure/internal/oauthtest"
+	"github.com/nextsecure/nextsecure/service"
 )
 
 // Sign-in with a provider (issue 10, API.md "Sign-in with a provider"),
@@ -710,20 +716,206 @@ func TestOAuthExchangeFails(t *testing.T) {
 	}
 }
 
-// TestOAuthAudit: sign-ins, links and new users leave audit events.
-func TestOAuthAudit(t *testing.T) {
+// TestOAuthProviderMisbehaves: nothing a provider sends, or fails to send,
+// makes a 500 or a hang; each is oauth_failed, logged at warning.
+func TestOAuthProviderMisbehaves(t *testing.T) {
+	t.Parallel()
+	// A short provider timeout, so a provider that hangs is given up on soon.
+	o := newOAuthEnv(t, func(cfg *service.Config) { cfg.ProviderClient = &http.Client{Timeout: 500 * time.Millisecond} })
+	// hang answers nothing until the client gives up (the server notices
+	// only once the request body is read) or the test ends.
+	ended := make(chan struct{})
+	t.Cleanup(func() { close(ended) })
+	hang := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-ended:
+		}
+	})
+	huge := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"`+strings.Repeat("a", 2<<20)+`","token_type":"bearer"}`)
+	})
+	garbage := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id": "not a number", "emails": [`)
+	})
+	status := func(code int) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(code) })
+	}
+	noIDToken := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"x","token_type":"Bearer","expires_in":60}`)
+	})
+	for _, tt := range []struct {
+		name, provider, path string
+		h                    http.Handler
+		profileInIDToken     bool
+	}{
+		{"oidc token hangs", "corp", "/token", hang, true},
+		{"oidc token huge", "corp", "/token", huge, true},
+		{"oidc token garbage", "corp", "/token", garbage, true},
+		{"oidc token 500", "corp", "/token", status(500), true},
+		{"oidc no id_token", "corp", "/token", noIDToken, true},
+		{"oidc jwks hangs", "corp", "/jwks", hang, true},
+		{"oidc jwks garbage", "corp", "/jwks", garbage, true},
+		{"oidc userinfo hangs", "corp", "/userinfo", hang, false},
+		{"oidc userinfo 500", "corp", "/userinfo", status(500), false},
+		{"oidc userinfo huge", "corp", "/userinfo", huge, false},
+		{"github token hangs", "github", "/login/oauth/access_token", hang, true},
+		{"github token huge", "github", "/login/oauth/access_token", huge, true},
+		{"github token garbage", "github", "/login/oauth/access_token", garbage, true},
+		{"github user hangs", "github", "/api/v3/user", hang, true},
+		{"github user garbage", "github", "/api/v3/user", garbage, true},
+		{"github user 401", "github", "/api/v3/user", status(401), true},
+		{"github user huge", "github", "/api/v3/user", huge, true},
+		{"github emails 403", "github", "/api/v3/user/emails", status(403), true},
+		{"github emails garbage", "github", "/api/v3/user/emails", garbage, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o.corp.SetProfileInIDToken(tt.profileInIDToken)
+			var fake interface{ Override(string, http.Handler) } = o.gh
+			if tt.provider == "corp" {
+				fake = o.corp
+			}
+			fake.Override(tt.path, tt.h)
+			defer fake.Override(tt.path, nil)
+			b := newBrowser(t)
+			cb := b.authorize(b.mustStart(o.env, tt.provider, "/"))
+			began := time.Now()
+			wantOAuthError(t, b.get(o.env, cb), "oauth_failed")
+			if d := time.Since(began); d > 15*time.Second {
+				t.Errorf("the callback took %v", d)
+			}
+		})
+	}
+	if n := o.count(`SELECT count(*) FROM users`); n != 0 {
+		t.Errorf("%d users made from misbehaving providers, want none", n)
+	}
+	if got := strings.Count(o.logs.String(), `"msg":"provider sign-in failed"`); got < 19 {
+		t.Errorf("%d failures logged, want one per case", got)
+	}
+	if strings.Contains(o.logs.String(), `"level":"ERROR"`) {
+		t.Errorf("a provider's misbehaviour was logged as an error:\n%s", o.logs.String())
+	}
+}
+
+// TestOAuthDiscoveryDown: an issuer unreachable at start-up does not stop
+// the server; its provider answers unavailable until discovery succeeds.
+func TestOAuthDiscoveryDown(t *testing.T) {
 	t.Parallel()
 	o := newOAuthEnv(t)
-	u := o.whoami(wantSignedIn(t, newBrowser(t).signIn(o.env, "corp", "/"), "/"))
-	wantSignedIn(t, newBrowser(t).mustLink(o.env, "github", o.seedSession(u.ID)), "/account")
-	if n := o.count(`SELECT count(*) FROM auth_events WHERE user_id = $1`, u.ID); n < 3 {
-		var types []string
-		rows, _ := o.pool.Query(context.Background(), `SELECT type FROM auth_events WHERE user_id = $1`, u.ID)
-		for rows.Next() {
-			var s string
-			rows.Scan(&s)
-			types = append(types, s)
+	o.corp.SetDiscoveryDown(true)
+	other := o.instance() // its first discovery fails
+	b := newBrowser(t)
+	r := b.start(other.env, "corp", "/")
+	r.wantProblem(t, http.StatusServiceUnavailable, "unavailable")
+	wantRetryAfter(t, r, time.Minute)
+	// The rest of the server works: GitHub, the provider list.
+	b.mustStart(other.env, "github", "/")
+	b.get(other.env, "/v1/auth/providers").wantStatus(t, http.StatusOK)
+	o.corp.SetDiscoveryDown(false)
+	waitUntil(t, "discovery succeeds", func() bool { return b.start(other.env, "corp", "/").Status == http.StatusFound })
+	wantSignedIn(t, b.signIn(other.env, "corp", "/"), "/")
+}
+
+// TestOAuthThrottled: start and callback are limited per client address.
+func TestOAuthThrottled(t *testing.T) {
+	t.Parallel()
+	o := newOAuthEnv(t)
+	b := newBrowser(t)
+	var last *response
+	for i := 0; i < 200; i++ {
+		if last = b.start(o.env, "github", "/"); last.Status != http.StatusFound {
+			break
 		}
-		t.Errorf("audit events %v, want at least a user created, a sign-in and a link", types)
+	}
+	last.wantProblem(t, http.StatusTooManyRequests, "rate_limited")
+	wantRetryAfter(t, last, 5*time.Minute)
+	for i := 0; i < 200; i++ {
+		if last = b.get(o.env, "/v1/auth/oauth/github/callback?code=x&state=y"); last.Status != http.StatusFound {
+			break
+		}
+	}
+	last.wantProblem(t, http.StatusTooManyRequests, "rate_limited")
+}
+
+// TestOAuthConcurrentNewUser: two providers bring the same new verified
+// email at the same moment; one user results, with both accounts linked.
+func TestOAuthConcurrentNewUser(t *testing.T) {
+	t.Parallel()
+	o := newOAuthEnv(t)
+	for round := range 5 {
+		email := fmt.Sprintf("race%d@example.com", round)
+		o.corp.SetUser(oauthtest.User{Sub: "race-" + email, Email: email, EmailVerified: true})
+		o.gh.SetUser(oauthtest.GitHubUser{ID: int64(1000 + round), Login: "r",
+			Emails: []oauthtest.GitHubEmail{{Email: email, Primary: true, Verified: true}}})
+		b1, b2 := newBrowser(t), newBrowser(t)
+		cb1 := b1.authorize(b1.mustStart(o.env, "corp", "/"))
+		cb2 := b2.authorize(b2.mustStart(o.env, "github", "/"))
+		var wg sync.WaitGroup
+		var r1, r2 *response
+		wg.Add(2)
+		go func() { defer wg.Done(); r1 = b1.getAsync(o.env, cb1) }()
+		go func() { defer wg.Done(); r2 = b2.getAsync(o.env, cb2) }()
+		wg.Wait()
+		if r1 == nil || r2 == nil {
+			t.FailNow()
+		}
+		u1 := o.whoami(wantSignedIn(t, r1, "/"))
+		u2 := o.whoami(wantSignedIn(t, r2, "/"))
+		if u1.ID != u2.ID {
+			t.Errorf("round %d: two users %s and %s for one email", round, u1.ID, u2.ID)
+		}
+		if n := o.count(`SELECT count(*) FROM users WHERE email = $1`, email); n != 1 {
+			t.Errorf("round %d: %d users with %s", round, n, email)
+		}
+	}
+}
+
+// TestOAuthProfileCleaned: whatever name and picture a provider sends, the
+// user signs in and the profile holds only what a profile may.
+func TestOAuthProfileCleaned(t *testing.T) {
+	t.Parallel()
+	o := newOAuthEnv(t)
+	for i, tt := range []struct {
+		name, picture string
+	}{
+		{"Eve\x00Nul", "javascript:alert(1)"},
+		{"Line\nBreak\tTab\u202e", "data:text/html,<script>"},
+		{strings.Repeat("é", 300), "https://img.example.com/" + strings.Repeat("a", 5000)},
+		{"   ", ""},
+	} {
+		t.Run(fmt.Sprintf("%.10q", tt.name), func(t *testing.T) {
+			o.corp.SetUser(oauthtest.User{Sub: fmt.Sprintf("p-%d", i),
+				Email: fmt.Sprintf("p%d@example.com", i), EmailVerified: true,
+				Name: tt.name, Picture: tt.picture})
+			u := o.whoami(wantSignedIn(t, newBrowser(t).signIn(o.env, "corp", "/"), "/"))
+			if u.Name != nil && (strings.ContainsFunc(*u.Name, unicode.IsControl) || utf8.RuneCountInString(*u.Name) > 100 || *u.Name == "") {
+				t.Errorf("name stored as %q", *u.Name)
+			}
+			if u.Image != nil && !strings.HasPrefix(*u.Image, "https://") {
+				t.Errorf("image stored as %q", *u.Image)
+			}
+		})
+	}
+}
+
+// TestOAuthAuditEvents: a user created by a provider, a sign-in, a link
+// and an unlink are in the audit trail.
+func TestOAuthAuditEvents(t *testing.T) {
+	t.Parallel()
+	o := newOAuthEnv(t)
+	token := wantSignedIn(t, newBrowser(t).signIn(o.env, "corp", "/"), "/")
+	u := o.whoami(token)
+	wantSignedIn(t, newBrowser(t).mustLink(o.env, "github", token), "/account")
+	o.do(req{method: "DELETE", path: "/v1/me/accounts/github", token: token}).wantStatus(t, http.StatusNoContent)
+	for typ, want := range map[string]int{
+		"user_created_by_provider": 1, "account_linked": 2, "account_unlinked": 1, "login_success": 2,
+	} {
+		if got := o.countEvents(u.ID, typ); got != want {
+			t.Errorf("%d %s events, want %d", got, typ, want)
+		}
 	}
 }
