@@ -135,6 +135,13 @@ func (b *browser) send(e *env, method, path string, r req) *response {
 		b.t.Fatal(err)
 	}
 	resp := &response{Status: res.StatusCode, Header: res.Header, Body: got}
+	if (strings.HasPrefix(hr.URL.Path, "/v1/auth/") || strings.HasPrefix(hr.URL.Path, "/v1/me")) &&
+		!strings.Contains(res.Header.Get("Cache-Control"), "no-store") {
+		b.t.Errorf("%s %s: Cache-Control %q, want no-store", method, hr.URL.Path, res.Header.Get("Cache-Control"))
+	}
+	if res.StatusCode >= 500 && res.StatusCode != http.StatusServiceUnavailable {
+		b.t.Errorf("%s %s answered %d %s", method, hr.URL.Path, res.StatusCode, truncate(got))
+	}
 	if documented(b.t, hr) {
 		checkContract(b.t, hr, raw, resp)
 	}
@@ -264,6 +271,11 @@ func wantSignedIn(t *testing.T, r *response, redirectTo string) string {
 	token := sessionCookie(r)
 	if token == "" {
 		t.Fatalf("callback set no session cookie (Set-Cookie %q)", r.Header.Values("Set-Cookie"))
+	}
+	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+		if c.Name == "session" && (!c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/") {
+			t.Errorf("session cookie %+v, want HttpOnly, SameSite=Lax, Path=/", c)
+		}
 	}
 	return token
 }

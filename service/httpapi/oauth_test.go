@@ -919,3 +919,17 @@ func TestOAuthAuditEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestOAuthFlowLifetime: a flow is good for ten minutes from its start.
+func TestOAuthFlowLifetime(t *testing.T) {
+	t.Parallel()
+	o := newOAuthEnv(t)
+	b := newBrowser(t)
+	cb := b.authorize(b.mustStart(o.env, "github", "/late"))
+	o.clock.Advance(9*time.Minute + 50*time.Second)
+	wantSignedIn(t, b.get(o.env, cb), "/late")
+
+	cb = b.authorize(b.mustStart(o.env, "github", "/late"))
+	o.clock.Advance(10*time.Minute + time.Second)
+	wantOAuthError(t, b.get(o.env, cb), "oauth_failed")
+}
