@@ -933,3 +933,70 @@ func TestOAuthFlowLifetime(t *testing.T) {
 	o.clock.Advance(10*time.Minute + time.Second)
 	wantOAuthError(t, b.get(o.env, cb), "oauth_failed")
 }
+
+// TestOAuthConcurrentCallbacks: one callback sent twice at once signs in
+// once; one new provider account arriving from two browsers at once makes
+// one user and one account.
+func TestOAuthConcurrentCallbacks(t *testing.T) {
+	t.Parallel()
+	o := newOAuthEnv(t)
+	both := func(b1, b2 *browser, cb1, cb2 string) (*response, *response) {
+		var wg sync.WaitGroup
+		var r1, r2 *response
+		wg.Add(2)
+		go func() { defer wg.Done(); r1 = b1.getAsync(o.env, cb1) }()
+		go func() { defer wg.Done(); r2 = b2.getAsync(o.env, cb2) }()
+		wg.Wait()
+		if r1 == nil || r2 == nil {
+			t.FailNow()
+		}
+		return r1, r2
+	}
+	for round := range 5 {
+		// The same callback twice.
+		o.corp.SetUser(oauthtest.User{Sub: fmt.Sprintf("twice-%d", round), Email: fmt.Sprintf("twice%d@example.com", round), EmailVerified: true})
+		b := newBrowser(t)
+		cb := b.authorize(b.mustStart(o.env, "corp", "/"))
+		r1, r2 := both(b, b, cb, cb)
+		if n := btoi(sessionCookie(r1) != "") + btoi(sessionCookie(r2) != ""); n != 1 {
+			t.Errorf("round %d: one callback signed in %d times (%s, %s)", round, n, r1.Header.Get("Location"), r2.Header.Get("Location"))
+		}
+
+		// Two flows of one new provider account.
+		o.gh.SetUser(oauthtest.GitHubUser{ID: int64(5000 + round), Login: "same",
+			Emails: []oauthtest.GitHubEmail{{Email: fmt.Sprintf("same%d@example.com", round), Primary: true, Verified: true}}})
+		b1, b2 := newBrowser(t), newBrowser(t)
+		cb1 := b1.authorize(b1.mustStart(o.env, "github", "/"))
+		cb2 := b2.authorize(b2.mustStart(o.env, "github", "/"))
+		r1, r2 = both(b1, b2, cb1, cb2)
+		u1, u2 := o.whoami(wantSignedIn(t, r1, "/")), o.whoami(wantSignedIn(t, r2, "/"))
+		if u1.ID != u2.ID {
+			t.Errorf("round %d: one GitHub account signed in as %s and %s", round, u1.ID, u2.ID)
+		}
+		if n := o.count(`SELECT count(*) FROM accounts WHERE provider = 'github' AND provider_account_id = $1`, fmt.Sprint(5000+round)); n != 1 {
+			t.Errorf("round %d: %d account rows", round, n)
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestOAuthLastLoginMethod: a user made by a provider has no password, so
+// the provider account is their last way in and cannot be unlinked.
+func TestOAuthLastLoginMethod(t *testing.T) {
+	t.Parallel()
+	o := newOAuthEnv(t)
+	token := wantSignedIn(t, newBrowser(t).signIn(o.env, "corp", "/"), "/")
+	o.do(req{method: "DELETE", path: "/v1/me/accounts/corp", token: token}).
+		wantProblem(t, http.StatusConflict, "last_login_method")
+	wantSignedIn(t, newBrowser(t).mustLink(o.env, "github", token), "/account")
+	o.do(req{method: "DELETE", path: "/v1/me/accounts/corp", token: token}).wantStatus(t, http.StatusNoContent)
+	if got := o.whoami(token).providers(); got != "github:oauth" {
+		t.Errorf("accounts %s, want github:oauth", got)
+	}
+}
