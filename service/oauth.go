@@ -346,7 +346,7 @@ func (s *Service) signInWithProvider(ctx context.Context, p *provider, flow db.O
 				// Rule 4: a new user. A pending registration for this
 				// email dies: its password is never attached.
 				row, err := q.CreateUser(ctx, db.CreateUserParams{
-					ID: newID(now), Name: nonEmpty(truncate(strings.TrimSpace(id.Name), 100)), Email: email,
+					ID: newID(now), Name: providerName(id.Name), Email: email,
 					EmailVerified: &now, Image: imageOrNil(id.Image), IsActive: true, Role: RoleUser,
 				})
 				if err != nil {
@@ -399,6 +399,27 @@ func (s *Service) signInWithProvider(ctx context.Context, p *provider, flow db.O
 	}
 	res.RedirectTo = redirectTo
 	return res, nil
+}
+
+// providerName makes a provider's display name one the registration rules
+// accept: control and format characters become spaces, runs of white space
+// one space, trimmed, at most 100 characters; nil when nothing is left.
+func providerName(s string) *string {
+	s = strings.ToValidUTF8(s, " ")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) > maxNameLen {
+		s = strings.TrimSpace(string([]rune(s)[:maxNameLen]))
+	}
+	if _, ferr := normalizeName(s); ferr != nil {
+		return nil
+	}
+	return &s
 }
 
 // imageOrNil keeps a provider's picture only if it is a URL a profile may

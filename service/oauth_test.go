@@ -295,3 +295,22 @@ func TestOIDCDiscoveryRetried(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestProviderName(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ in, want string }{
+		{"Ada Lovelace", "Ada Lovelace"},
+		{"  Ada \t Lovelace\n", "Ada Lovelace"},
+		{"Eve\x00Nul", "Eve Nul"},
+		{"Right\u202eLeft", "Right Left"},
+		{"bad\xffbyte", "bad byte"},
+		{strings.Repeat("é", 300), strings.Repeat("é", 100)},
+		{"   ", ""},
+		{"", ""},
+	} {
+		got := providerName(tt.in)
+		if (got == nil) != (tt.want == "") || (got != nil && *got != tt.want) {
+			t.Errorf("providerName(%q) = %v, want %q", tt.in, deref(got), tt.want)
+		}
+	}
+}

@@ -54,6 +54,14 @@ func (a *api) clearFlowCookie(w http.ResponseWriter) {
 	})
 }
 
+// redirect answers 302 to an absolute URL, without a body, so HEAD and GET
+// answer alike.
+func redirect(w http.ResponseWriter, to string) {
+	w.Header().Set("Location", to)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusFound)
+}
+
 func (a *api) handleOAuthStart() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		provider := httprouter.ParamsFromContext(r.Context()).ByName("provider")
@@ -63,7 +71,7 @@ func (a *api) handleOAuthStart() http.Handler {
 			return
 		}
 		a.setFlowCookie(w, start.Binding)
-		http.Redirect(w, r, start.URL, http.StatusFound)
+		redirect(w, start.URL)
 	})
 }
 
@@ -103,11 +111,11 @@ func (a *api) handleOAuthCallback() http.Handler {
 			outcome = string(code)
 			a.log.WarnContext(r.Context(), "provider sign-in failed", "provider", provider, "code", code, "err", err)
 			a.metrics.providerLogins.WithLabelValues(outcome).Inc()
-			http.Redirect(w, r, a.cfg.BaseURL+"/login?error="+url.QueryEscape(string(code)), http.StatusFound)
+			redirect(w, a.cfg.BaseURL+"/login?error="+url.QueryEscape(string(code)))
 			return
 		}
 		a.metrics.providerLogins.WithLabelValues(outcome).Inc()
 		a.setSessionCookie(w, res.Session)
-		http.Redirect(w, r, a.cfg.BaseURL+res.RedirectTo, http.StatusFound)
+		redirect(w, a.cfg.BaseURL+res.RedirectTo)
 	})
 }
