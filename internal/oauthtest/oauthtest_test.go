@@ -169,6 +169,7 @@ func TestOIDCTamper(t *testing.T) {
 		{"wrong nonce", oauthtest.WrongNonce},
 		{"missing nonce", oauthtest.MissingNonce},
 		{"expired", oauthtest.Expired},
+		{"alg none", oauthtest.AlgNone},
 	} {
 		p.TamperNext(tt.tamper)
 		if _, _, err := f.run(t, p); err == nil {

@@ -35,6 +35,7 @@ const (
 	WrongNonce            // nonce is not the one the client sent
 	Expired               // exp (and iat) an hour in the past
 	MissingNonce          // no nonce claim although the client sent one
+	AlgNone               // unsigned: alg "none" and an empty signature
 )
 
 // OIDC is a fake OpenID Connect provider: discovery at
@@ -215,8 +216,12 @@ func (p *OIDC) token(w http.ResponseWriter, r *http.Request) {
 	case Expired:
 		claims["iat"], claims["exp"] = now.Add(-2*time.Hour).Unix(), now.Add(-time.Hour).Unix()
 	}
+	alg := "RS256"
+	if p.tamper == AlgNone {
+		alg = "none"
+	}
 	p.tamper = TamperNone
-	idToken, err := sign(key, claims)
+	idToken, err := sign(key, alg, claims)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -253,8 +258,9 @@ func (p *OIDC) userinfo(w http.ResponseWriter, r *http.Request) {
 // sign makes a compact RS256 JWS of claims. Verification is go-oidc's
 // (through go-jose) in the code under test; this only has to produce what
 // a real provider does.
-func sign(key *rsa.PrivateKey, claims map[string]any) (string, error) {
-	header, err := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": kid})
+// With alg "none" the token carries no signature.
+func sign(key *rsa.PrivateKey, alg string, claims map[string]any) (string, error) {
+	header, err := json.Marshal(map[string]string{"alg": alg, "typ": "JWT", "kid": kid})
 	if err != nil {
 		return "", err
 	}
@@ -263,6 +269,9 @@ func sign(key *rsa.PrivateKey, claims map[string]any) (string, error) {
 		return "", err
 	}
 	input := b64(header) + "." + b64(payload)
+	if alg == "none" {
+		return input + ".", nil
+	}
 	sum := sha256.Sum256([]byte(input))
 	sig, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, sum[:])
 	if err != nil {

@@ -400,6 +400,20 @@ func TestOAuthStateRefused(t *testing.T) {
 		{"callback of another provider", func(t *testing.T, b *browser, cb *url.URL) *response {
 			return b.get(o.env, strings.Replace(cb.Path, "/corp/", "/github/", 1)+"?"+cb.RawQuery)
 		}},
+		{"code of another flow", func(t *testing.T, b *browser, cb *url.URL) *response {
+			// A code the attacker got for a flow of their own, injected
+			// with the victim's state: PKCE makes its exchange fail.
+			attacker := newBrowser(t)
+			theirs, _ := url.Parse(attacker.authorize(attacker.mustStart(o.env, "corp", "/")))
+			q := cb.Query()
+			q.Set("code", theirs.Query().Get("code"))
+			refused := o.corp.Counts().Refused
+			r := b.get(o.env, cb.Path+"?"+q.Encode())
+			if o.corp.Counts().Refused == refused {
+				t.Error("the provider did not refuse the exchange of another flow's code")
+			}
+			return r
+		}},
 		{"replayed", func(t *testing.T, b *browser, cb *url.URL) *response {
 			wantSignedIn(t, b.get(o.env, cb.String()), "/")
 			return b.get(o.env, cb.String())
@@ -450,6 +464,7 @@ func TestOAuthIDTokenRefused(t *testing.T) {
 		{"wrong nonce", oauthtest.WrongNonce},
 		{"missing nonce", oauthtest.MissingNonce},
 		{"expired", oauthtest.Expired},
+		{"unsigned", oauthtest.AlgNone},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			o.corp.TamperNext(tt.tamper)
