@@ -9,9 +9,21 @@
 // next answer misbehave in the ways a client must refuse; counters tell a
 // test what the client did.
 //
+// Knobs: SetUser; DenyNext; SetRedirectURI (the registered callback);
+// SetClock (share the client's clock, for expiry); Override (answer a path
+// with any handler: hang, garbage, a huge body); for OIDC also
+// SetProfileInIDToken (false: the ID token carries only sub, userinfo the
+// rest), SetUserinfoSub, TamperNext (wrong signature, audience, issuer or
+// nonce, missing nonce, expired, unsigned) and SetDiscoveryDown. Readings:
+// Counts, LastAuthorization (state, nonce, PKCE challenge, scope) and
+// Issued (every token handed out, to look for them where they must not be).
+//
 // A malformed request gets a 400 (authorize) or an OAuth error answer
 // (token endpoint) and is counted in Counts.Refused, so a test that sees an
 // unexpected failure can tell the client sent something wrong.
+//
+// ID tokens are signed RS256 with crypto/rsa; verifying them is the job
+// of the code under test (go-oidc), which this package's own tests use.
 package oauthtest
 
 import (
