@@ -119,7 +119,8 @@ func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func providerHTTPClient(c *http.Client) *http.Client {
 	out := &http.Client{Timeout: providerTimeout}
 	if c != nil {
-		out = &http.Client{Transport: c.Transport, Timeout: c.Timeout, Jar: nil}
+		// Redirects are followed as the given client would; no cookie jar.
+		out = &http.Client{Transport: c.Transport, Timeout: c.Timeout, CheckRedirect: c.CheckRedirect}
 		if out.Timeout == 0 {
 			out.Timeout = providerTimeout
 		}
@@ -129,9 +130,6 @@ func providerHTTPClient(c *http.Client) *http.Client {
 		next = http.DefaultTransport
 	}
 	out.Transport = limitTransport{next: next}
-	// A provider's redirects are not followed into places it names:
-	// token and user endpoints answer directly.
-	out.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return out
 }
 

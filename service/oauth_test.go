@@ -1,8 +1,13 @@
 package service
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -311,6 +316,35 @@ func TestProviderName(t *testing.T) {
 		got := providerName(tt.in)
 		if (got == nil) != (tt.want == "") || (got != nil && *got != tt.want) {
 			t.Errorf("providerName(%q) = %v, want %q", tt.in, deref(got), tt.want)
+		}
+	}
+}
+
+// Provider responses are read up to 1 MiB; a longer one fails to read
+// instead of filling memory.
+func TestProviderResponsesCapped(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		w.Write(bytes.Repeat([]byte("a"), n))
+	}))
+	t.Cleanup(srv.Close)
+	c := providerHTTPClient(nil)
+	if c.Timeout != providerTimeout {
+		t.Errorf("timeout %v, want %v", c.Timeout, providerTimeout)
+	}
+	for _, tt := range []struct {
+		n      int
+		wantOK bool
+	}{{0, true}, {maxProviderResponse, true}, {maxProviderResponse + 1, false}, {4 * maxProviderResponse, false}} {
+		resp, err := c.Get(srv.URL + "?n=" + strconv.Itoa(tt.n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if (err == nil) != tt.wantOK || (tt.wantOK && len(body) != tt.n) {
+			t.Errorf("%d bytes: read %d, %v; want ok %t", tt.n, len(body), err, tt.wantOK)
 		}
 	}
 }
