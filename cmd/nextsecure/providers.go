@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/nextsecure/nextsecure/service"
@@ -75,12 +76,9 @@ func loadProviders(env lookup) ([]service.ProviderConfig, error) {
 		}
 		if scopes := env(prefix + "SCOPES"); strings.TrimSpace(scopes) != "" {
 			p.Scopes = strings.FieldsFunc(scopes, func(r rune) bool { return r == ' ' || r == ',' })
-			hasOpenID := false
-			for _, s := range p.Scopes {
-				hasOpenID = hasOpenID || s == "openid"
-			}
-			if !hasOpenID {
-				return nil, fmt.Errorf("%sSCOPES: must include openid, got %q", prefix, scopes)
+			// The rules need the email and whether it is verified.
+			if !slices.Contains(p.Scopes, "openid") || !slices.Contains(p.Scopes, "email") {
+				return nil, fmt.Errorf("%sSCOPES: must include openid and email, got %q", prefix, scopes)
 			}
 		}
 		out = append(out, p)
