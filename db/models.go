@@ -43,6 +43,18 @@ type Credential struct {
 	UpdatedAt    time.Time
 }
 
+type OauthFlow struct {
+	ID          []byte
+	BindingHash []byte
+	Provider    string
+	Verifier    string
+	Nonce       string
+	RedirectTo  string
+	LinkUserID  *string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
 type Preregistration struct {
 	ID           string
 	FullName     string

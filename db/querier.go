@@ -10,6 +10,10 @@ import (
 )
 
 type Querier interface {
+	// ConsumeOAuthFlow takes a flow for its callback, once: concurrent callbacks
+	// with one state cannot both get the row (the DELETE locks it; the second
+	// finds it gone). An expired flow is not returned.
+	ConsumeOAuthFlow(ctx context.Context, arg ConsumeOAuthFlowParams) (OauthFlow, error)
 	// ConsumeVerificationToken deletes a live token of the given purpose and
 	// returns it; only one of many concurrent callers gets the row.
 	ConsumeVerificationToken(ctx context.Context, arg ConsumeVerificationTokenParams) (ConsumeVerificationTokenRow, error)
@@ -20,6 +24,8 @@ type Querier interface {
 	CreateAccount(ctx context.Context, arg CreateAccountParams) (Account, error)
 	CreateAuthEvent(ctx context.Context, arg CreateAuthEventParams) error
 	CreateCredential(ctx context.Context, arg CreateCredentialParams) (Credential, error)
+	// CreateOAuthFlow stores a flow at its start.
+	CreateOAuthFlow(ctx context.Context, arg CreateOAuthFlowParams) error
 	// CreatePreregistration stores a pending registration and records the
 	// register event (no user yet), in one statement.
 	CreatePreregistration(ctx context.Context, arg CreatePreregistrationParams) (CreatePreregistrationRow, error)
@@ -35,6 +41,7 @@ type Querier interface {
 	// DeleteAuthEventsBefore drops the audit trail older than the retention.
 	DeleteAuthEventsBefore(ctx context.Context, before time.Time) (int64, error)
 	DeleteCredential(ctx context.Context, userID string) (int64, error)
+	DeleteExpiredOAuthFlows(ctx context.Context, now time.Time) (int64, error)
 	DeleteExpiredPreregistrations(ctx context.Context, now *time.Time) (int64, error)
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
 	DeleteExpiredVerificationTokens(ctx context.Context, now time.Time) (int64, error)
@@ -100,6 +107,12 @@ type Querier interface {
 	// page; q is a case-insensitive substring of email or name ('' matches
 	// everyone).
 	ListUsers(ctx context.Context, arg ListUsersParams) ([]UserProfile, error)
+	// LockActiveUser is the check a provider sign-in makes in the transaction
+	// that opens its session: the user still exists and is active. It locks the
+	// row FOR SHARE until the transaction ends, so a concurrent deactivation or
+	// deletion either committed first (no row) or waits, then revokes the
+	// session opened here.
+	LockActiveUser(ctx context.Context, id string) (string, error)
 	// LockAdmins serialises changes to admin accounts for the rest of the transaction.
 	LockAdmins(ctx context.Context) error
 	// LockEmail serialises, until the transaction ends, every workflow that

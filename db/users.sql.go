@@ -236,6 +236,22 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]UserPro
 	return items, nil
 }
 
+const lockActiveUser = `-- name: LockActiveUser :one
+SELECT id FROM users WHERE id = $1 AND is_active FOR SHARE
+`
+
+// LockActiveUser is the check a provider sign-in makes in the transaction
+// that opens its session: the user still exists and is active. It locks the
+// row FOR SHARE until the transaction ends, so a concurrent deactivation or
+// deletion either committed first (no row) or waits, then revokes the
+// session opened here.
+func (q *Queries) LockActiveUser(ctx context.Context, id string) (string, error) {
+	row := q.db.QueryRow(ctx, lockActiveUser, id)
+	var id_2 string
+	err := row.Scan(&id_2)
+	return id_2, err
+}
+
 const lockAdmins = `-- name: LockAdmins :exec
 SELECT pg_advisory_xact_lock(hashtext('nextsecure.admins'))
 `

@@ -10,6 +10,7 @@ package service
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,6 +46,11 @@ type Config struct {
 	Secrets *secrets.Keyring
 	// AuditRetention is how long the audit trail (auth_events) is kept.
 	AuditRetention time.Duration
+	// Providers are the sign-in providers (GitHub, OpenID Connect).
+	Providers []ProviderConfig
+	// ProviderClient makes the calls to providers; nil means a client with
+	// a 10 s timeout. Response bodies are capped at 1 MiB either way.
+	ProviderClient *http.Client
 }
 
 // DefaultConfig returns the contract's defaults.
@@ -73,6 +79,11 @@ type Service struct {
 	meters *meters               // the service's own Prometheus series (metrics.go)
 	jobs   *river.Client[pgx.Tx] // inserts jobs (mail.go); a Worker works them
 
+	// providers are the configured sign-in providers by id (oauth_providers.go);
+	// stop ends their background discovery.
+	providers map[string]*provider
+	stop      context.CancelFunc
+
 	// beforeSwap, when set by a test, runs in ReencryptSecrets between
 	// reading a row and its compare-and-swap.
 	beforeSwap func()
@@ -88,7 +99,7 @@ func New(pool *pgxpool.Pool, cfg Config, now func() time.Time, logger *slog.Logg
 		logger = slog.New(slog.DiscardHandler)
 	}
 	m := newMeters()
-	return &Service{
+	s := &Service{
 		pool:   pool,
 		q:      db.New(pool),
 		cfg:    cfg,
@@ -98,6 +109,10 @@ func New(pool *pgxpool.Pool, cfg Config, now func() time.Time, logger *slog.Logg
 		meters: m,
 		jobs:   newInserter(),
 	}
+	var bg context.Context
+	bg, s.stop = context.WithCancel(context.Background())
+	s.providers = s.newProviders(bg)
+	return s
 }
 
 // Meta describes the request a workflow runs for, for sessions and the audit trail.

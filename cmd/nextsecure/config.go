@@ -18,6 +18,7 @@ import (
 
 	"github.com/nextsecure/nextsecure/internal/mail"
 	"github.com/nextsecure/nextsecure/internal/secrets"
+	"github.com/nextsecure/nextsecure/service"
 )
 
 // config is every setting of the contract's configuration table.
@@ -38,6 +39,8 @@ type config struct {
 	// Secrets is AUTH_SECRET parsed; validate sets it.
 	Secrets        *secrets.Keyring
 	AuditRetention time.Duration // how long auth_events are kept
+	// Providers are the sign-in providers (GITHUB_*, OIDC_*); load sets them.
+	Providers []service.ProviderConfig
 }
 
 // lookup reads a setting from the environment, then from the .env file.
@@ -148,7 +151,9 @@ func (c *config) load(env lookup) error {
 	if err := c.setTrustedProxies(env("TRUSTED_PROXIES")); err != nil {
 		return fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
-	return nil
+	var err error
+	c.Providers, err = loadProviders(env)
+	return err
 }
 
 // durationFlag parses a lifetime: any Go duration from 1s (the emails

@@ -70,8 +70,12 @@ func cmdServe(ctx context.Context, args []string, env lookup, stdout, stderr io.
 	svc := service.New(pool, service.Config{
 		BaseURL: cfg.BaseURL, VerifyTTL: cfg.VerifyTTL, ResetTTL: cfg.ResetTTL, SessionTTL: cfg.SessionTTL,
 		SessionMaxTTL: cfg.SessionMaxTTL, RateLimits: cfg.RateLimits, HashWait: 2 * time.Second,
-		Secrets: cfg.Secrets, AuditRetention: cfg.AuditRetention,
+		Secrets: cfg.Secrets, AuditRetention: cfg.AuditRetention, Providers: cfg.Providers,
 	}, time.Now, logger)
+	defer svc.Close()
+	for _, p := range cfg.Providers {
+		logger.Info("sign-in provider", "id", p.ID, "type", p.Type, "callback", cfg.BaseURL+"/v1/auth/oauth/"+p.ID+"/callback")
+	}
 	handler := httpapi.New(svc, httpapi.Config{
 		BaseURL: cfg.BaseURL, TrustedProxies: cfg.TrustedProxies, SchemaVersion: migrate.Latest(),
 		OpenAPI: docs.OpenAPI,

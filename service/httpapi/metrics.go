@@ -20,6 +20,9 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	logins   *prometheus.CounterVec
+	// providerLogins counts provider callbacks by outcome (success or
+	// the error code they redirect with).
+	providerLogins *prometheus.CounterVec
 }
 
 func newMetrics(svc *service.Service) *metrics {
@@ -35,8 +38,11 @@ func newMetrics(svc *service.Service) *metrics {
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "nextsecure_logins_total", Help: "Sign-in attempts by outcome.",
 		}, []string{"outcome"}),
+		providerLogins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nextsecure_provider_logins_total", Help: "Provider sign-in callbacks by outcome.",
+		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.logins,
+	m.reg.MustRegister(m.requests, m.latency, m.logins, m.providerLogins,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if svc != nil {
 		m.reg.MustRegister(svc.Collectors()...)

@@ -18,6 +18,9 @@ func (a *api) routes() {
 	a.handle("POST", "/v1/auth/logout", me(a.handleLogout()))
 	a.handle("POST", "/v1/auth/password/forgot", public("forgot", a.handleForgotPassword()))
 	a.handle("POST", "/v1/auth/password/reset", public("reset", a.handleResetPassword()))
+	a.handleLocal("GET", "/v1/auth/providers", a.handleListProviders())
+	a.handle("GET", "/v1/auth/oauth/:provider/start", public("oauth_start", a.handleOAuthStart()))
+	a.handle("GET", "/v1/auth/oauth/:provider/callback", public("oauth_callback", a.handleOAuthCallback()))
 
 	a.handle("GET", "/v1/me", me(a.handleGetMe()))
 	a.handle("PATCH", "/v1/me", me(a.handleUpdateMe()))
@@ -25,6 +28,7 @@ func (a *api) routes() {
 	a.handle("PUT", "/v1/me/password", me(a.handleChangePassword()))
 	a.handle("GET", "/v1/me/sessions", me(a.handleListSessions()))
 	a.handle("DELETE", "/v1/me/sessions/:id", me(a.handleRevokeSession()))
+	a.handle("POST", "/v1/me/accounts/:provider", me(a.handleLinkAccount()))
 	a.handle("DELETE", "/v1/me/accounts/:provider", me(a.handleUnlinkAccount()))
 
 	a.handle("GET", "/v1/admin/users", a.admin(a.handleListUsers()))

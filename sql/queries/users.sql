@@ -80,3 +80,11 @@ SELECT count(*) FROM users WHERE role = 'admin' AND is_active;
 -- name: LockAdmins :exec
 -- LockAdmins serialises changes to admin accounts for the rest of the transaction.
 SELECT pg_advisory_xact_lock(hashtext('nextsecure.admins'));
+
+-- name: LockActiveUser :one
+-- LockActiveUser is the check a provider sign-in makes in the transaction
+-- that opens its session: the user still exists and is active. It locks the
+-- row FOR SHARE until the transaction ends, so a concurrent deactivation or
+-- deletion either committed first (no row) or waits, then revokes the
+-- session opened here.
+SELECT id FROM users WHERE id = @id AND is_active FOR SHARE;
