@@ -45,6 +45,9 @@ type Config struct {
 	Secrets *secrets.Keyring
 	// AuditRetention is how long the audit trail (auth_events) is kept.
 	AuditRetention time.Duration
+	// MagicLinkTTL is the lifetime of a magic sign-in link (MAGIC_LINK_TTL);
+	// zero means the default, 15 minutes.
+	MagicLinkTTL time.Duration
 }
 
 // DefaultConfig returns the contract's defaults.
@@ -59,6 +62,7 @@ func DefaultConfig() Config {
 		RateLimits:     true,
 		HashWait:       2 * time.Second,
 		AuditRetention: 400 * 24 * time.Hour,
+		MagicLinkTTL:   defaultMagicLinkTTL,
 	}
 }
 
