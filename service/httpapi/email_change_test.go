@@ -201,7 +201,17 @@ func TestEmailChangeNewRequestVoidsEarlier(t *testing.T) {
 	first := e.mustChangeToken(ada.Session.Token, "one@example.com", goodPassword)
 	second := e.mustChangeToken(ada.Session.Token, "two@example.com", goodPassword)
 	e.confirmEmail(first).wantProblem(t, http.StatusBadRequest, "invalid_token")
-	e.confirmEmail(second).wantStatus(t, http.StatusOK)
+	// A third request, whose mail must wait for the one-a-minute limit of
+	// its address, voids the second link at once.
+	e.askEmailChange(ada.Session.Token, "two@example.com", goodPassword).wantStatus(t, http.StatusAccepted)
+	if n := e.countSubjectTo("two@example.com", mail.SubjectConfirmEmail); n != 1 {
+		t.Fatalf("confirmations to two@ within the minute = %d, want 1", n)
+	}
+	e.confirmEmail(second).wantProblem(t, http.StatusBadRequest, "invalid_token")
+	e.clock.Advance(time.Minute)
+	e.runDelayed()
+	third := linkToken(t, e.mailTo("two@example.com"), "/confirm-email")
+	e.confirmEmail(third).wantStatus(t, http.StatusOK)
 	if got := e.currentEmail(ada.User.ID); got != "two@example.com" {
 		t.Errorf("email = %q, want two@example.com", got)
 	}
