@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -262,4 +263,40 @@ func TestMagicLinkDeactivated(t *testing.T) {
 	}
 	e.exec("UPDATE users SET is_active = true WHERE id = $1", id)
 	e.verifyMagic(token).wantProblem(t, http.StatusBadRequest, "invalid_token")
+}
+
+// TestMagicLinkLosesRaceToDeactivation: a deactivation that holds the user
+// row when a magic sign-in comes makes the sign-in wait for it and then see
+// it (the session rule: the user is checked active with its row locked, in
+// the transaction that opens the session): 403, no session.
+func TestMagicLinkLosesRaceToDeactivation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.seedUser("ada@example.com", "")
+	token := e.mustMagicToken("ada@example.com")
+	tx, err := e.pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(t.Context(), "UPDATE users SET is_active = false WHERE id = $1", id); err != nil {
+		t.Fatal(err)
+	}
+	var status int
+	var body []byte
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		status, body = e.send(req{method: "POST", path: "/v1/auth/magic-link/verify", body: map[string]string{"token": token}})
+	})
+	waitUntil(t, "the sign-in waits for the user row", func() bool { return waiting(t, e.pool, "transactionid", "tuple") == 1 })
+	if err := tx.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if status != http.StatusForbidden || !strings.Contains(string(body), "account_disabled") {
+		t.Errorf("sign-in answered %d %s, want 403 account_disabled", status, body)
+	}
+	if n := e.liveSessions(id); n != 0 {
+		t.Errorf("sessions = %d, want 0", n)
+	}
 }
