@@ -300,3 +300,28 @@ func TestMagicLinkLosesRaceToDeactivation(t *testing.T) {
 		t.Errorf("sessions = %d, want 0", n)
 	}
 }
+
+// TestMagicRoutesThrottledPerAddress: the new public routes are limited
+// per client address like the others, each with its own budget.
+func TestMagicRoutesThrottledPerAddress(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, tt := range []struct {
+		path string
+		body map[string]string
+		want int
+	}{
+		{"/v1/auth/magic-link", map[string]string{"email": "nobody@example.com"}, http.StatusAccepted},
+		{"/v1/auth/magic-link/verify", map[string]string{"token": "no such token"}, http.StatusBadRequest},
+		{"/v1/auth/email/confirm", map[string]string{"token": "no such token"}, http.StatusBadRequest},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			for range 100 {
+				e.do(req{method: "POST", path: tt.path, body: tt.body}).wantStatus(t, tt.want)
+			}
+			r := e.do(req{method: "POST", path: tt.path, body: tt.body})
+			r.wantProblem(t, http.StatusTooManyRequests, "rate_limited")
+			wantRetryAfter(t, r, 5*time.Minute)
+		})
+	}
+}
