@@ -59,6 +59,7 @@ func TestEmailChangeFlow(t *testing.T) {
 	ada := e.mustSignUp("Ada", "ada@example.com", goodPassword)
 	session := ada.Session.Token
 	oldReset := e.mustResetToken("ada@example.com")
+	oldMagic := e.mustMagicToken("ada@example.com")
 
 	token := e.mustChangeToken(session, "Ada@New.example", goodPassword)
 	confirm := e.mailTo("ada@new.example")
@@ -116,6 +117,9 @@ func TestEmailChangeFlow(t *testing.T) {
 	e.login("ada@example.com", goodPassword).wantProblem(t, http.StatusUnauthorized, "invalid_credentials")
 	e.mustLogin("ada@new.example", goodPassword)
 	e.resetPassword(oldReset, newPassword).wantProblem(t, http.StatusBadRequest, "invalid_token")
+	e.verifyMagic(oldMagic).wantProblem(t, http.StatusBadRequest, "invalid_token")
+	// A sign-in link now goes to the new address.
+	e.verifyMagic(e.mustMagicToken("ada@new.example")).wantStatus(t, http.StatusOK)
 }
 
 func TestEmailChangeRefusals(t *testing.T) {
@@ -133,7 +137,10 @@ func TestEmailChangeRefusals(t *testing.T) {
 		{"same email", " ADA@example.com", goodPassword, 422, "validation_failed"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e.askEmailChange(ada.Session.Token, tt.email, tt.password).wantProblem(t, tt.status, tt.code)
+			p := e.askEmailChange(ada.Session.Token, tt.email, tt.password).wantProblem(t, tt.status, tt.code)
+			if tt.name == "same email" && (len(p.Errors) != 1 || p.Errors[0].Field != "email" || p.Errors[0].Code != "unchanged") {
+				t.Errorf("errors = %+v, want one unchanged for email", p.Errors)
+			}
 		})
 	}
 	e.do(req{method: "POST", path: "/v1/me/email", body: map[string]string{"email": "x@example.com", "password": goodPassword}}).
