@@ -30,6 +30,9 @@ type Config struct {
 	VerifyTTL  time.Duration
 	ResetTTL   time.Duration
 	SessionTTL time.Duration
+	// MagicLinkTTL is the lifetime of a magic sign-in link (MAGIC_LINK_TTL);
+	// zero means the default, 15 minutes.
+	MagicLinkTTL time.Duration
 	// SessionMaxTTL is a session's absolute lifetime from sign-in, however
 	// active: sliding never takes its expiry past created_at plus this
 	// (SESSION_MAX_TTL). Zero means the default, 2160h (90 days).
@@ -45,9 +48,6 @@ type Config struct {
 	Secrets *secrets.Keyring
 	// AuditRetention is how long the audit trail (auth_events) is kept.
 	AuditRetention time.Duration
-	// MagicLinkTTL is the lifetime of a magic sign-in link (MAGIC_LINK_TTL);
-	// zero means the default, 15 minutes.
-	MagicLinkTTL time.Duration
 }
 
 // DefaultConfig returns the contract's defaults.
@@ -57,12 +57,13 @@ func DefaultConfig() Config {
 		VerifyTTL:  24 * time.Hour,
 		ResetTTL:   time.Hour,
 		SessionTTL: 720 * time.Hour,
+		// MagicLinkTTL is 15 minutes.
+		MagicLinkTTL: defaultMagicLinkTTL,
 		// SessionMaxTTL is 90 days.
 		SessionMaxTTL:  defaultSessionMaxTTL,
 		RateLimits:     true,
 		HashWait:       2 * time.Second,
 		AuditRetention: 400 * 24 * time.Hour,
-		MagicLinkTTL:   defaultMagicLinkTTL,
 	}
 }
 
