@@ -325,3 +325,17 @@ func TestMagicRoutesThrottledPerAddress(t *testing.T) {
 		})
 	}
 }
+
+// TestMagicLinkBoundToAddress: a link works only while its account is at
+// the address it was sent to.
+func TestMagicLinkBoundToAddress(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.seedUser("ada@example.com", "")
+	token := e.mustMagicToken("ada@example.com")
+	e.exec("UPDATE users SET email = 'ada@elsewhere.example' WHERE id = $1", id)
+	e.verifyMagic(token).wantProblem(t, http.StatusBadRequest, "invalid_token")
+	if n := e.liveSessions(id); n != 0 {
+		t.Errorf("sessions = %d, want 0", n)
+	}
+}
