@@ -10,6 +10,13 @@ import (
 )
 
 type Querier interface {
+	// CarryRateLimit copies the live window of from_key to to_key unless to_key
+	// already holds a live window with at least as many events: an account's
+	// failed sign-ins follow it to its new email address.
+	CarryRateLimit(ctx context.Context, arg CarryRateLimitParams) error
+	// ChangeUserEmail sets a user's email, verified now; an address another
+	// account uses (case-insensitively) violates users_email_key.
+	ChangeUserEmail(ctx context.Context, arg ChangeUserEmailParams) (int64, error)
 	// ConsumeOAuthFlow takes a flow for its callback, once: concurrent callbacks
 	// with one state cannot both get the row (the DELETE locks it; the second
 	// finds it gone). An expired flow is not returned.
@@ -38,6 +45,9 @@ type Querier interface {
 	// CreateVerificationToken stores a token's SHA-256 (hex), never the token.
 	CreateVerificationToken(ctx context.Context, arg CreateVerificationTokenParams) error
 	DeleteAccountsByProvider(ctx context.Context, arg DeleteAccountsByProviderParams) (int64, error)
+	// DeleteAllTokensForUser voids every token bound to a user, of every
+	// purpose: after an email change, the links sent to the old address.
+	DeleteAllTokensForUser(ctx context.Context, userID *string) (int64, error)
 	// DeleteAuthEventsBefore drops the audit trail older than the retention.
 	DeleteAuthEventsBefore(ctx context.Context, before time.Time) (int64, error)
 	DeleteCredential(ctx context.Context, userID string) (int64, error)
@@ -64,6 +74,11 @@ type Querier interface {
 	// GetAccountSecrets reads one account's provider tokens again after a
 	// compare-and-swap found them changed.
 	GetAccountSecrets(ctx context.Context, arg GetAccountSecretsParams) (GetAccountSecretsRow, error)
+	// GetChangeEmailTarget reads, without consuming, what a live email change
+	// token is for: the new address (its identifier), the user and the user's
+	// current address, so ConfirmEmailChange can lock both addresses
+	// (LockEmail) before it consumes the token.
+	GetChangeEmailTarget(ctx context.Context, arg GetChangeEmailTargetParams) (GetChangeEmailTargetRow, error)
 	GetCredentialByUser(ctx context.Context, userID string) (Credential, error)
 	// GetLoginByEmail returns what a sign-in needs in one round trip: the user and
 	// its password hash ('' when the user has no credential).
@@ -133,12 +148,22 @@ type Querier interface {
 	// the new hash or is_active is what is compared); one that comes later waits
 	// for this transaction, then revokes the session it opened.
 	LockSignIn(ctx context.Context, arg LockSignInParams) (string, error)
+	// LockUserForSignIn is the check a sign-in without a password (a magic
+	// link) makes in the transaction that opens its session: it locks the user
+	// row until the transaction ends and returns whether it is active, so a
+	// concurrent deactivation or deletion either committed first (and is seen:
+	// under READ COMMITTED the row is re-read after the lock wait) or waits for
+	// this transaction and then revokes the session it opened. FOR NO KEY
+	// UPDATE, not FOR SHARE, because the caller may then set email_verified.
+	LockUserForSignIn(ctx context.Context, id string) (LockUserForSignInRow, error)
 	// PeekRateLimit reads a counter without counting; zero when its window passed.
 	PeekRateLimit(ctx context.Context, arg PeekRateLimitParams) (PeekRateLimitRow, error)
 	ResetRateLimit(ctx context.Context, key string) error
 	// RevokeSession ends one of a user's live sessions; zero rows means the id is
 	// not one of them (unknown, expired, already revoked, or another user's).
 	RevokeSession(ctx context.Context, arg RevokeSessionParams) (int64, error)
+	// SetEmailVerified marks a user's address verified if it was not yet.
+	SetEmailVerified(ctx context.Context, arg SetEmailVerifiedParams) (int64, error)
 	SetPreregistrationExpiry(ctx context.Context, arg SetPreregistrationExpiryParams) (int64, error)
 	SetUserRoleByEmail(ctx context.Context, arg SetUserRoleByEmailParams) (User, error)
 	// SwapAccountSecrets writes re-encrypted provider tokens only if the row

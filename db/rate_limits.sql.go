@@ -10,6 +10,30 @@ import (
 	"time"
 )
 
+const carryRateLimit = `-- name: CarryRateLimit :exec
+INSERT INTO rate_limits AS r (key, window_start, count)
+SELECT $1::text, f.window_start, f.count
+FROM rate_limits f
+WHERE f.key = $2::text AND f.window_start > $3
+ON CONFLICT (key) DO UPDATE
+SET count = EXCLUDED.count, window_start = EXCLUDED.window_start
+WHERE r.window_start <= $3 OR r.count < EXCLUDED.count
+`
+
+type CarryRateLimitParams struct {
+	ToKey       string
+	FromKey     string
+	WindowFloor time.Time
+}
+
+// CarryRateLimit copies the live window of from_key to to_key unless to_key
+// already holds a live window with at least as many events: an account's
+// failed sign-ins follow it to its new email address.
+func (q *Queries) CarryRateLimit(ctx context.Context, arg CarryRateLimitParams) error {
+	_, err := q.db.Exec(ctx, carryRateLimit, arg.ToKey, arg.FromKey, arg.WindowFloor)
+	return err
+}
+
 const deleteStaleRateLimits = `-- name: DeleteStaleRateLimits :execrows
 DELETE FROM rate_limits WHERE window_start < $1
 `

@@ -10,6 +10,26 @@ import (
 	"time"
 )
 
+const changeUserEmail = `-- name: ChangeUserEmail :execrows
+UPDATE users SET email = $1, email_verified = $2 WHERE id = $3
+`
+
+type ChangeUserEmailParams struct {
+	Email string
+	Now   *time.Time
+	ID    string
+}
+
+// ChangeUserEmail sets a user's email, verified now; an address another
+// account uses (case-insensitively) violates users_email_key.
+func (q *Queries) ChangeUserEmail(ctx context.Context, arg ChangeUserEmailParams) (int64, error) {
+	result, err := q.db.Exec(ctx, changeUserEmail, arg.Email, arg.Now, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const countActiveAdmins = `-- name: CountActiveAdmins :one
 SELECT count(*) FROM users WHERE role = 'admin' AND is_active
 `
@@ -260,6 +280,57 @@ SELECT pg_advisory_xact_lock(hashtext('nextsecure.admins'))
 func (q *Queries) LockAdmins(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, lockAdmins)
 	return err
+}
+
+const lockUserForSignIn = `-- name: LockUserForSignIn :one
+SELECT id, email, email_verified, is_active
+FROM users
+WHERE id = $1
+FOR NO KEY UPDATE
+`
+
+type LockUserForSignInRow struct {
+	ID            string
+	Email         string
+	EmailVerified *time.Time
+	IsActive      bool
+}
+
+// LockUserForSignIn is the check a sign-in without a password (a magic
+// link) makes in the transaction that opens its session: it locks the user
+// row until the transaction ends and returns whether it is active, so a
+// concurrent deactivation or deletion either committed first (and is seen:
+// under READ COMMITTED the row is re-read after the lock wait) or waits for
+// this transaction and then revokes the session it opened. FOR NO KEY
+// UPDATE, not FOR SHARE, because the caller may then set email_verified.
+func (q *Queries) LockUserForSignIn(ctx context.Context, id string) (LockUserForSignInRow, error) {
+	row := q.db.QueryRow(ctx, lockUserForSignIn, id)
+	var i LockUserForSignInRow
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.EmailVerified,
+		&i.IsActive,
+	)
+	return i, err
+}
+
+const setEmailVerified = `-- name: SetEmailVerified :execrows
+UPDATE users SET email_verified = $1 WHERE id = $2 AND email_verified IS NULL
+`
+
+type SetEmailVerifiedParams struct {
+	Now *time.Time
+	ID  string
+}
+
+// SetEmailVerified marks a user's address verified if it was not yet.
+func (q *Queries) SetEmailVerified(ctx context.Context, arg SetEmailVerifiedParams) (int64, error) {
+	result, err := q.db.Exec(ctx, setEmailVerified, arg.Now, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const setUserRoleByEmail = `-- name: SetUserRoleByEmail :one

@@ -72,6 +72,20 @@ func (q *Queries) CreateVerificationToken(ctx context.Context, arg CreateVerific
 	return err
 }
 
+const deleteAllTokensForUser = `-- name: DeleteAllTokensForUser :execrows
+DELETE FROM verification_tokens WHERE user_id = $1
+`
+
+// DeleteAllTokensForUser voids every token bound to a user, of every
+// purpose: after an email change, the links sent to the old address.
+func (q *Queries) DeleteAllTokensForUser(ctx context.Context, userID *string) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteAllTokensForUser, userID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const deleteExpiredVerificationTokens = `-- name: DeleteExpiredVerificationTokens :execrows
 DELETE FROM verification_tokens WHERE expires <= $1
 `
@@ -126,6 +140,35 @@ func (q *Queries) DeleteVerifyTokensForEmail(ctx context.Context, identifier str
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const getChangeEmailTarget = `-- name: GetChangeEmailTarget :one
+SELECT t.identifier AS new_email, u.id AS user_id, u.email AS current_email
+FROM verification_tokens t
+JOIN users u ON u.id = t.user_id
+WHERE t.token = $1 AND t.purpose = 'change_email' AND t.expires > $2
+`
+
+type GetChangeEmailTargetParams struct {
+	TokenHash string
+	Now       time.Time
+}
+
+type GetChangeEmailTargetRow struct {
+	NewEmail     string
+	UserID       string
+	CurrentEmail string
+}
+
+// GetChangeEmailTarget reads, without consuming, what a live email change
+// token is for: the new address (its identifier), the user and the user's
+// current address, so ConfirmEmailChange can lock both addresses
+// (LockEmail) before it consumes the token.
+func (q *Queries) GetChangeEmailTarget(ctx context.Context, arg GetChangeEmailTargetParams) (GetChangeEmailTargetRow, error) {
+	row := q.db.QueryRow(ctx, getChangeEmailTarget, arg.TokenHash, arg.Now)
+	var i GetChangeEmailTargetRow
+	err := row.Scan(&i.NewEmail, &i.UserID, &i.CurrentEmail)
+	return i, err
 }
 
 const getTokenUser = `-- name: GetTokenUser :one

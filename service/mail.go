@@ -143,6 +143,7 @@ func (s *Service) NewWorker(sender mail.Sender, cfg WorkerConfig) (*Worker, erro
 			return &m, err
 		}})
 	river.AddWorker(workers, &purgeWorker{s: s})
+	s.addEmailChangeWorkers(workers, sender) // magic links and email changes (issue 11)
 
 	rc := &river.Config{
 		ID:                cfg.ID,

@@ -31,6 +31,9 @@ type Config struct {
 	VerifyTTL  time.Duration
 	ResetTTL   time.Duration
 	SessionTTL time.Duration
+	// MagicLinkTTL is the lifetime of a magic sign-in link (MAGIC_LINK_TTL);
+	// zero means the default, 15 minutes.
+	MagicLinkTTL time.Duration
 	// SessionMaxTTL is a session's absolute lifetime from sign-in, however
 	// active: sliding never takes its expiry past created_at plus this
 	// (SESSION_MAX_TTL). Zero means the default, 2160h (90 days).
@@ -60,6 +63,8 @@ func DefaultConfig() Config {
 		VerifyTTL:  24 * time.Hour,
 		ResetTTL:   time.Hour,
 		SessionTTL: 720 * time.Hour,
+		// MagicLinkTTL is 15 minutes.
+		MagicLinkTTL: defaultMagicLinkTTL,
 		// SessionMaxTTL is 90 days.
 		SessionMaxTTL:  defaultSessionMaxTTL,
 		RateLimits:     true,

@@ -69,6 +69,7 @@ func cmdServe(ctx context.Context, args []string, env lookup, stdout, stderr io.
 
 	svc := service.New(pool, service.Config{
 		BaseURL: cfg.BaseURL, VerifyTTL: cfg.VerifyTTL, ResetTTL: cfg.ResetTTL, SessionTTL: cfg.SessionTTL,
+		MagicLinkTTL:  cfg.MagicLinkTTL,
 		SessionMaxTTL: cfg.SessionMaxTTL, RateLimits: cfg.RateLimits, HashWait: 2 * time.Second,
 		Secrets: cfg.Secrets, AuditRetention: cfg.AuditRetention, Providers: cfg.Providers,
 	}, time.Now, logger)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +56,26 @@ func TestServeSendsMailThroughQueue(t *testing.T) {
 	}
 	if r := do(t, "POST", b.URL+"/v1/auth/verify-email", map[string]string{"token": u.Query().Get("token")}); r.Status != http.StatusCreated {
 		t.Errorf("verify-email = %d %s, want 201", r.Status, r.Body)
+	}
+}
+
+// MAGIC_LINK_TTL reaches the service: the sign-in link's mail states it.
+func TestServeMagicLinkTTL(t *testing.T) {
+	t.Parallel()
+	dsn := testdb.NewURL(t)
+	smtp := smtptest.Start(t)
+	s := startServe(t, map[string]string{"DATABASE_URL": dsn, "EMAIL_SERVER": smtp.URL(),
+		"BASE_URL": "http://app.example.test", "MAGIC_LINK_TTL": "7m"})
+	if _, err := connect(t, dsn).Exec(context.Background(), `INSERT INTO users (id, name, email, email_verified, is_active, role)
+		VALUES ('u1', 'Ada', 'ada@example.com', now(), true, 'user')`); err != nil {
+		t.Fatal(err)
+	}
+	if r := do(t, "POST", s.URL+"/v1/auth/magic-link", map[string]string{"email": "ada@example.com"}); r.Status != http.StatusAccepted {
+		t.Fatalf("magic-link = %d %s, want 202", r.Status, r.Body)
+	}
+	smtp.WaitFor(t, 1, 30*time.Second)
+	m := smtp.Messages()[0]
+	if m.FindLink("http://app.example.test/magic-link?token=") == "" || !strings.Contains(m.Text, "expires in 7 minutes") {
+		t.Errorf("mail %q: want the sign-in link, valid 7 minutes", m.Text)
 	}
 }

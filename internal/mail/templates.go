@@ -21,6 +21,11 @@ const (
 	SubjectResetPassword   = "Reset your password"
 	SubjectAccountExists   = "Someone tried to sign up with your email address"
 	SubjectPasswordChanged = "Your password was changed"
+	SubjectMagicLink       = "Your sign-in link"
+	SubjectConfirmEmail    = "Confirm your new email address"
+	SubjectEmailChangeAsk  = "A change of your email address was requested"
+	SubjectEmailChanged    = "Your email address was changed"
+	SubjectEmailInUse      = "Someone tried to move an account to your email address"
 )
 
 // maxNameRunes caps how much of a user's name is shown in a greeting.
@@ -34,6 +39,11 @@ var (
 	resetPasswordTemplate   = mustParse("reset_password")
 	accountExistsTemplate   = mustParse("account_exists")
 	passwordChangedTemplate = mustParse("password_changed")
+	magicLinkTemplate       = mustParse("magic_link")
+	confirmEmailTemplate    = mustParse("confirm_email_change")
+	emailChangeAskTemplate  = mustParse("email_change_requested")
+	emailChangedTemplate    = mustParse("email_changed")
+	emailInUseTemplate      = mustParse("email_in_use")
 )
 
 // msgTemplate is one message's text and HTML bodies. Each is a "body"
@@ -58,6 +68,7 @@ type templateData struct {
 	Name    string // display name, sanitized
 	Link    string
 	Expires string // e.g. "24 hours"
+	Email   string // another address the message is about (an email change's new one)
 }
 
 // render executes t for to. The HTML body is autoescaped; the text body
@@ -130,6 +141,69 @@ func AccountExists(to, resetLink string) (Message, error) {
 // password was changed.
 func PasswordChanged(to string) (Message, error) {
 	return passwordChangedTemplate.render(to, templateData{Subject: SubjectPasswordChanged})
+}
+
+// MagicLink returns the message carrying link, an absolute http(s) URL
+// ({BASE_URL}/magic-link?token=TOKEN) that signs the owner of to in once;
+// it expires after expires.
+func MagicLink(to, link string, expires time.Duration) (Message, error) {
+	if err := checkLink(link); err != nil {
+		return Message{}, err
+	}
+	if err := checkExpiry(expires); err != nil {
+		return Message{}, err
+	}
+	return magicLinkTemplate.render(to, templateData{
+		Subject: SubjectMagicLink,
+		Link:    link,
+		Expires: humanDuration(expires),
+	})
+}
+
+// ConfirmEmailChange returns the message asking the owner of to, the new
+// address of the account of name, to confirm it by opening link
+// ({BASE_URL}/confirm-email?token=TOKEN), which expires after expires.
+func ConfirmEmailChange(to, name, link string, expires time.Duration) (Message, error) {
+	if err := checkLink(link); err != nil {
+		return Message{}, err
+	}
+	if err := checkExpiry(expires); err != nil {
+		return Message{}, err
+	}
+	return confirmEmailTemplate.render(to, templateData{
+		Subject: SubjectConfirmEmail,
+		Name:    displayName(name),
+		Link:    link,
+		Expires: humanDuration(expires),
+	})
+}
+
+// EmailChangeRequested returns the notice telling the owner of to, an
+// account's current address, that a change to newEmail was asked for.
+func EmailChangeRequested(to, newEmail string) (Message, error) {
+	if err := checkRecipient(newEmail); err != nil {
+		return Message{}, err
+	}
+	return emailChangeAskTemplate.render(to, templateData{Subject: SubjectEmailChangeAsk, Email: newEmail})
+}
+
+// EmailChanged returns the notice telling the owner of to, an account's
+// former address, that the account's address is now newEmail.
+func EmailChanged(to, newEmail string) (Message, error) {
+	if err := checkRecipient(newEmail); err != nil {
+		return Message{}, err
+	}
+	return emailChangedTemplate.render(to, templateData{Subject: SubjectEmailChanged, Email: newEmail})
+}
+
+// EmailInUse returns the notice sent to the owner of to when another
+// account asks to move to that address although it has an account. It
+// points to resetLink, the {BASE_URL}/reset-password page (no token).
+func EmailInUse(to, resetLink string) (Message, error) {
+	if err := checkLink(resetLink); err != nil {
+		return Message{}, err
+	}
+	return emailInUseTemplate.render(to, templateData{Subject: SubjectEmailInUse, Link: resetLink})
 }
 
 // checkLink accepts absolute http and https URLs without spaces or control

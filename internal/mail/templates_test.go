@@ -9,9 +9,11 @@ import (
 
 func TestTemplates(t *testing.T) {
 	const (
-		verifyLink = "https://auth.example.com/verify-email?token=abc_DEF-123"
-		resetLink  = "https://auth.example.com/reset-password?token=xyz_987"
-		pageLink   = "https://auth.example.com/reset-password"
+		verifyLink  = "https://auth.example.com/verify-email?token=abc_DEF-123"
+		resetLink   = "https://auth.example.com/reset-password?token=xyz_987"
+		pageLink    = "https://auth.example.com/reset-password"
+		magicLink   = "https://auth.example.com/magic-link?token=mag_IC-1"
+		confirmLink = "https://auth.example.com/confirm-email?token=chg_2"
 	)
 	tests := []struct {
 		name    string
@@ -46,6 +48,39 @@ func TestTemplates(t *testing.T) {
 			build:   func() (Message, error) { return PasswordChanged(testTo) },
 			subject: "Your password was changed",
 			want:    []string{"password of your Next Secure account was just changed", "reset your password"},
+		},
+		{
+			name:    "MagicLink",
+			build:   func() (Message, error) { return MagicLink(testTo, magicLink, 15*time.Minute) },
+			subject: SubjectMagicLink,
+			want:    []string{"link to sign in", "expires in 15 minutes and works once", "ignore this email"},
+			link:    magicLink,
+		},
+		{
+			name:    "ConfirmEmailChange",
+			build:   func() (Message, error) { return ConfirmEmailChange(testTo, "Ann Lee", confirmLink, 24*time.Hour) },
+			subject: SubjectConfirmEmail,
+			want:    []string{"Hi Ann Lee,", "use this email address", "expires in 24 hours"},
+			link:    confirmLink,
+		},
+		{
+			name:    "EmailChangeRequested",
+			build:   func() (Message, error) { return EmailChangeRequested(testTo, "new@example.com") },
+			subject: SubjectEmailChangeAsk,
+			want:    []string{"change its email address to", "new@example.com", "change your password"},
+		},
+		{
+			name:    "EmailChanged",
+			build:   func() (Message, error) { return EmailChanged(testTo, "new@example.com") },
+			subject: SubjectEmailChanged,
+			want:    []string{"was changed to", "new@example.com", "contact support"},
+		},
+		{
+			name:    "EmailInUse",
+			build:   func() (Message, error) { return EmailInUse(testTo, pageLink) },
+			subject: SubjectEmailInUse,
+			want:    []string{"already has an account", "nothing was changed"},
+			link:    pageLink,
 		},
 	}
 	for _, tt := range tests {
@@ -101,6 +136,10 @@ func TestTemplateErrors(t *testing.T) {
 		{"zero expiry", func() (Message, error) { return ResetPassword(testTo, link, 0) }},
 		{"negative expiry", func() (Message, error) { return VerifyEmail(testTo, "Ann", link, -time.Hour) }},
 		{"sub-second expiry", func() (Message, error) { return VerifyEmail(testTo, "Ann", link, 999*time.Millisecond) }},
+		{"magic link zero expiry", func() (Message, error) { return MagicLink(testTo, link, 0) }},
+		{"magic relative link", func() (Message, error) { return MagicLink(testTo, "/magic-link?token=x", time.Hour) }},
+		{"injected new address", func() (Message, error) { return EmailChanged(testTo, "a@b.com\r\nBcc: evil@x.com") }},
+		{"new address with name", func() (Message, error) { return EmailChangeRequested(testTo, "Evil <a@b.com>") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

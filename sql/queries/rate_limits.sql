@@ -20,3 +20,15 @@ DELETE FROM rate_limits WHERE key = @key;
 
 -- name: DeleteStaleRateLimits :execrows
 DELETE FROM rate_limits WHERE window_start < @before;
+
+-- name: CarryRateLimit :exec
+-- CarryRateLimit copies the live window of from_key to to_key unless to_key
+-- already holds a live window with at least as many events: an account's
+-- failed sign-ins follow it to its new email address.
+INSERT INTO rate_limits AS r (key, window_start, count)
+SELECT @to_key::text, f.window_start, f.count
+FROM rate_limits f
+WHERE f.key = @from_key::text AND f.window_start > @window_floor
+ON CONFLICT (key) DO UPDATE
+SET count = EXCLUDED.count, window_start = EXCLUDED.window_start
+WHERE r.window_start <= @window_floor OR r.count < EXCLUDED.count;

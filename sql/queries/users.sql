@@ -88,3 +88,25 @@ SELECT pg_advisory_xact_lock(hashtext('nextsecure.admins'));
 -- deletion either committed first (no row) or waits, then revokes the
 -- session opened here.
 SELECT id FROM users WHERE id = @id AND is_active FOR SHARE;
+
+-- name: LockUserForSignIn :one
+-- LockUserForSignIn is the check a sign-in without a password (a magic
+-- link) makes in the transaction that opens its session: it locks the user
+-- row until the transaction ends and returns whether it is active, so a
+-- concurrent deactivation or deletion either committed first (and is seen:
+-- under READ COMMITTED the row is re-read after the lock wait) or waits for
+-- this transaction and then revokes the session it opened. FOR NO KEY
+-- UPDATE, not FOR SHARE, because the caller may then set email_verified.
+SELECT id, email, email_verified, is_active
+FROM users
+WHERE id = @id
+FOR NO KEY UPDATE;
+
+-- name: SetEmailVerified :execrows
+-- SetEmailVerified marks a user's address verified if it was not yet.
+UPDATE users SET email_verified = @now WHERE id = @id AND email_verified IS NULL;
+
+-- name: ChangeUserEmail :execrows
+-- ChangeUserEmail sets a user's email, verified now; an address another
+-- account uses (case-insensitively) violates users_email_key.
+UPDATE users SET email = @email, email_verified = @now WHERE id = @id;

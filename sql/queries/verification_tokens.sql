@@ -44,3 +44,18 @@ SELECT u.email, u.name
 FROM verification_tokens t
 JOIN users u ON u.id = t.user_id
 WHERE t.token = @token_hash AND t.purpose = @purpose AND t.expires > @now;
+
+-- name: GetChangeEmailTarget :one
+-- GetChangeEmailTarget reads, without consuming, what a live email change
+-- token is for: the new address (its identifier), the user and the user's
+-- current address, so ConfirmEmailChange can lock both addresses
+-- (LockEmail) before it consumes the token.
+SELECT t.identifier AS new_email, u.id AS user_id, u.email AS current_email
+FROM verification_tokens t
+JOIN users u ON u.id = t.user_id
+WHERE t.token = @token_hash AND t.purpose = 'change_email' AND t.expires > @now;
+
+-- name: DeleteAllTokensForUser :execrows
+-- DeleteAllTokensForUser voids every token bound to a user, of every
+-- purpose: after an email change, the links sent to the old address.
+DELETE FROM verification_tokens WHERE user_id = @user_id;
