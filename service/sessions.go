@@ -52,8 +52,9 @@ const sessionTouchEvery = time.Minute
 // caller must have decided, in the same transaction and with the rows
 // locked, that the user may have it: a password sign-in runs LockSignIn
 // first (openLoginSession); VerifyEmail creates the user in the same
-// transaction; a provider sign-in runs LockActiveUser (signInWithProvider).
-// Any new way to sign in needs the same.
+// transaction; a provider sign-in runs LockActiveUser (signInWithProvider);
+// a magic link runs LockUserForSignIn (VerifyMagicLink). Any new way to sign
+// in needs the same.
 func (s *Service) openSession(ctx context.Context, q *db.Queries, userID string, meta Meta) (SessionToken, error) {
 	now := s.now()
 	token, hash := newToken()
