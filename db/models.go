@@ -44,15 +44,16 @@ type Credential struct {
 }
 
 type OauthFlow struct {
-	ID          []byte
-	BindingHash []byte
-	Provider    string
-	Verifier    string
-	Nonce       string
-	RedirectTo  string
-	LinkUserID  *string
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
+	ID            []byte
+	BindingHash   []byte
+	Provider      string
+	Verifier      string
+	Nonce         string
+	RedirectTo    string
+	LinkUserID    *string
+	LinkSessionID *string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
 }
 
 type Preregistration struct {

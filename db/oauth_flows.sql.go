@@ -12,20 +12,27 @@ import (
 
 const consumeOAuthFlow = `-- name: ConsumeOAuthFlow :one
 DELETE FROM oauth_flows
-WHERE id = $1 AND expires_at > $2
-RETURNING id, binding_hash, provider, verifier, nonce, redirect_to, link_user_id, created_at, expires_at
+WHERE id = $1 AND binding_hash = $2 AND expires_at > $3
+RETURNING id, binding_hash, provider, verifier, nonce, redirect_to, link_user_id, link_session_id,
+    created_at, expires_at
 `
 
 type ConsumeOAuthFlowParams struct {
-	ID  []byte
-	Now time.Time
+	ID          []byte
+	BindingHash []byte
+	Now         time.Time
 }
 
 // ConsumeOAuthFlow takes a flow for its callback, once: concurrent callbacks
 // with one state cannot both get the row (the DELETE locks it; the second
-// finds it gone). An expired flow is not returned.
+// finds it gone). An expired flow is not returned, and neither is one
+// bound to another browser: it stays for the browser that started it, so
+// whoever learns a state (a leaked callback URL) cannot spoil the flow.
+// Comparing the binding's hash in SQL, not in constant time, leaks
+// nothing useful: the binding secret has 256 random bits, and its SHA-256
+// tells nothing about which secret would match.
 func (q *Queries) ConsumeOAuthFlow(ctx context.Context, arg ConsumeOAuthFlowParams) (OauthFlow, error) {
-	row := q.db.QueryRow(ctx, consumeOAuthFlow, arg.ID, arg.Now)
+	row := q.db.QueryRow(ctx, consumeOAuthFlow, arg.ID, arg.BindingHash, arg.Now)
 	var i OauthFlow
 	err := row.Scan(
 		&i.ID,
@@ -35,6 +42,7 @@ func (q *Queries) ConsumeOAuthFlow(ctx context.Context, arg ConsumeOAuthFlowPara
 		&i.Nonce,
 		&i.RedirectTo,
 		&i.LinkUserID,
+		&i.LinkSessionID,
 		&i.CreatedAt,
 		&i.ExpiresAt,
 	)
@@ -42,20 +50,23 @@ func (q *Queries) ConsumeOAuthFlow(ctx context.Context, arg ConsumeOAuthFlowPara
 }
 
 const createOAuthFlow = `-- name: CreateOAuthFlow :exec
-INSERT INTO oauth_flows (id, binding_hash, provider, verifier, nonce, redirect_to, link_user_id, created_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO oauth_flows (id, binding_hash, provider, verifier, nonce, redirect_to, link_user_id, link_session_id,
+    created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+    $9, $10)
 `
 
 type CreateOAuthFlowParams struct {
-	ID          []byte
-	BindingHash []byte
-	Provider    string
-	Verifier    string
-	Nonce       string
-	RedirectTo  string
-	LinkUserID  *string
-	Now         time.Time
-	ExpiresAt   time.Time
+	ID            []byte
+	BindingHash   []byte
+	Provider      string
+	Verifier      string
+	Nonce         string
+	RedirectTo    string
+	LinkUserID    *string
+	LinkSessionID *string
+	Now           time.Time
+	ExpiresAt     time.Time
 }
 
 // CreateOAuthFlow stores a flow at its start.
@@ -68,6 +79,7 @@ func (q *Queries) CreateOAuthFlow(ctx context.Context, arg CreateOAuthFlowParams
 		arg.Nonce,
 		arg.RedirectTo,
 		arg.LinkUserID,
+		arg.LinkSessionID,
 		arg.Now,
 		arg.ExpiresAt,
 	)
@@ -84,4 +96,25 @@ func (q *Queries) DeleteExpiredOAuthFlows(ctx context.Context, now time.Time) (i
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const lockLinkSession = `-- name: LockLinkSession :one
+SELECT id FROM sessions WHERE id = $1 AND expires_at > $2 FOR SHARE
+`
+
+type LockLinkSessionParams struct {
+	ID  string
+	Now time.Time
+}
+
+// LockLinkSession is the check a link callback makes in the transaction
+// that links: the session that started the flow is still live. It locks
+// the row FOR SHARE until the transaction ends, so a concurrent revocation
+// (sign-out, password reset, deactivation) either committed first (no
+// row, nothing linked) or waits until the link has committed.
+func (q *Queries) LockLinkSession(ctx context.Context, arg LockLinkSessionParams) (string, error) {
+	row := q.db.QueryRow(ctx, lockLinkSession, arg.ID, arg.Now)
+	var id string
+	err := row.Scan(&id)
+	return id, err
 }

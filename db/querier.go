@@ -19,7 +19,12 @@ type Querier interface {
 	ChangeUserEmail(ctx context.Context, arg ChangeUserEmailParams) (int64, error)
 	// ConsumeOAuthFlow takes a flow for its callback, once: concurrent callbacks
 	// with one state cannot both get the row (the DELETE locks it; the second
-	// finds it gone). An expired flow is not returned.
+	// finds it gone). An expired flow is not returned, and neither is one
+	// bound to another browser: it stays for the browser that started it, so
+	// whoever learns a state (a leaked callback URL) cannot spoil the flow.
+	// Comparing the binding's hash in SQL, not in constant time, leaks
+	// nothing useful: the binding secret has 256 random bits, and its SHA-256
+	// tells nothing about which secret would match.
 	ConsumeOAuthFlow(ctx context.Context, arg ConsumeOAuthFlowParams) (OauthFlow, error)
 	// ConsumeVerificationToken deletes a live token of the given purpose and
 	// returns it; only one of many concurrent callers gets the row.
@@ -133,6 +138,12 @@ type Querier interface {
 	// LockEmail serialises, until the transaction ends, every workflow that
 	// creates or replaces state for one (normalised) email address.
 	LockEmail(ctx context.Context, email string) error
+	// LockLinkSession is the check a link callback makes in the transaction
+	// that links: the session that started the flow is still live. It locks
+	// the row FOR SHARE until the transaction ends, so a concurrent revocation
+	// (sign-out, password reset, deactivation) either committed first (no
+	// row, nothing linked) or waits until the link has committed.
+	LockLinkSession(ctx context.Context, arg LockLinkSessionParams) (string, error)
 	// LockLoginMethods serialises, until the transaction ends, every change to one
 	// user's ways of signing in, so two concurrent unlinks cannot each leave the
 	// other as the last one.

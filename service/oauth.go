@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/url"
@@ -87,20 +86,21 @@ func (s *Service) StartOAuth(ctx context.Context, providerID, redirectTo string)
 		return OAuthStart{}, validation(&FieldError{Field: "redirectTo", Code: "invalid",
 			Message: "Use a path on this site, starting with a single /."})
 	}
-	return s.startFlow(ctx, providerID, path, nil)
+	return s.startFlow(ctx, providerID, path, nil, nil)
 }
 
 // StartLink starts a flow that links provider to the principal's user; it
-// finishes at /account.
+// finishes at /account. The flow is tied to the principal's session: it
+// dies with it, and its callback links only while the session is live.
 // Errors: CodeNotFound, CodeUnavailable.
 func (s *Service) StartLink(ctx context.Context, p Principal, providerID string) (OAuthStart, error) {
 	if _, _, err := s.provider(ctx, providerID); err != nil {
 		return OAuthStart{}, err
 	}
-	return s.startFlow(ctx, providerID, "/account", &p.User.ID)
+	return s.startFlow(ctx, providerID, "/account", &p.User.ID, &p.SessionID)
 }
 
-func (s *Service) startFlow(ctx context.Context, providerID, redirectTo string, linkUserID *string) (OAuthStart, error) {
+func (s *Service) startFlow(ctx context.Context, providerID, redirectTo string, linkUserID, linkSessionID *string) (OAuthStart, error) {
 	p, oc, err := s.provider(ctx, providerID)
 	if err != nil {
 		return OAuthStart{}, err
@@ -126,7 +126,7 @@ func (s *Service) startFlow(ctx context.Context, providerID, redirectTo string, 
 	}
 	err = s.q.CreateOAuthFlow(ctx, db.CreateOAuthFlowParams{
 		ID: stateHash, BindingHash: bindingHash, Provider: providerID, Verifier: sealed, Nonce: nonce,
-		RedirectTo: redirectTo, LinkUserID: linkUserID, Now: now, ExpiresAt: now.Add(oauthFlowTTL),
+		RedirectTo: redirectTo, LinkUserID: linkUserID, LinkSessionID: linkSessionID, Now: now, ExpiresAt: now.Add(oauthFlowTTL),
 	})
 	if err != nil {
 		return OAuthStart{}, translate(err)
@@ -154,13 +154,36 @@ type OAuthResult struct {
 
 // OAuthError is a failed callback: Code is one of the callback codes (or
 // CodeAccountDisabled, CodeUnavailable) and Reason says why, for the log
-// only (never a token).
+// only (never a token). FlowConsumed says that the callback used up the
+// flow bound to the browser's cookie (so the cookie is of no more use);
+// a callback with an unknown state or another browser's leaves it.
 type OAuthError struct {
-	Code   Code
-	Reason string
+	Code         Code
+	Reason       string
+	FlowConsumed bool
+	err          error
 }
 
 func (e *OAuthError) Error() string { return string(e.Code) + ": " + e.Reason }
+
+func (e *OAuthError) Unwrap() error { return e.err }
+
+// FlowConsumed reports whether a failed FinishOAuth used up the browser's
+// flow (a successful one always does).
+func FlowConsumed(err error) bool {
+	var oe *OAuthError
+	return errors.As(err, &oe) && oe.FlowConsumed
+}
+
+// consumedErr marks err, a failure after the flow was consumed, as such.
+func consumedErr(err error) error {
+	var oe *OAuthError
+	if errors.As(err, &oe) {
+		oe.FlowConsumed = true
+		return oe
+	}
+	return &OAuthError{Code: CallbackCode(err), Reason: err.Error(), FlowConsumed: true, err: err}
+}
 
 func oauthErr(code Code, format string, args ...any) error {
 	return &OAuthError{Code: code, Reason: fmt.Sprintf(format, args...)}
@@ -196,17 +219,31 @@ func (s *Service) FinishOAuth(ctx context.Context, providerID string, cb OAuthCa
 	if cb.State == "" || len(cb.State) > 128 {
 		return OAuthResult{}, oauthErr(CodeOAuthFailed, "missing or malformed state")
 	}
-	flow, err := s.q.ConsumeOAuthFlow(ctx, db.ConsumeOAuthFlowParams{ID: hashToken(cb.State), Now: s.now()})
+	if cb.Binding == "" || len(cb.Binding) > 128 {
+		return OAuthResult{}, oauthErr(CodeOAuthFailed, "flow cookie missing or malformed")
+	}
+	// Only the browser that started the flow consumes it: a callback with
+	// its state from anywhere else leaves the flow to that browser.
+	flow, err := s.q.ConsumeOAuthFlow(ctx, db.ConsumeOAuthFlowParams{
+		ID: hashToken(cb.State), BindingHash: hashToken(cb.Binding), Now: s.now(),
+	})
 	if err != nil {
 		if ErrorCode(translate(err)) == CodeNotFound {
-			return OAuthResult{}, oauthErr(CodeOAuthFailed, "unknown, expired or already used state")
+			return OAuthResult{}, oauthErr(CodeOAuthFailed,
+				"unknown, expired or used state, or the flow cookie is not the one that started it")
 		}
 		return OAuthResult{}, translate(err)
 	}
-	if cb.Binding == "" || len(cb.Binding) > 128 ||
-		subtle.ConstantTimeCompare(hashToken(cb.Binding), flow.BindingHash) != 1 {
-		return OAuthResult{}, oauthErr(CodeOAuthFailed, "flow cookie missing or not the one that started the flow")
+	res, err := s.finishFlow(ctx, p, oc, providerID, flow, cb, meta)
+	if err != nil {
+		return OAuthResult{}, consumedErr(err)
 	}
+	return res, nil
+}
+
+// finishFlow is FinishOAuth once the flow is consumed.
+func (s *Service) finishFlow(ctx context.Context, p *provider, oc *oauth2.Config, providerID string,
+	flow db.OauthFlow, cb OAuthCallback, meta Meta) (OAuthResult, error) {
 	if flow.Provider != providerID {
 		return OAuthResult{}, oauthErr(CodeOAuthFailed, "state of a flow with another provider")
 	}
@@ -309,6 +346,17 @@ func (s *Service) signInWithProvider(ctx context.Context, p *provider, flow db.O
 			if _, err := q.LockActiveUser(ctx, userID); err != nil {
 				if ErrorCode(translate(err)) == CodeNotFound {
 					return oauthErr(CodeAccountDisabled, "linking user deleted or deactivated")
+				}
+				return err
+			}
+			// The session that started the link must still be live (after
+			// the user row, the order a deactivation takes them in).
+			if flow.LinkSessionID == nil {
+				return oauthErr(CodeOAuthFailed, "link flow without its session")
+			}
+			if _, err := q.LockLinkSession(ctx, db.LockLinkSessionParams{ID: *flow.LinkSessionID, Now: now}); err != nil {
+				if ErrorCode(translate(err)) == CodeNotFound {
+					return oauthErr(CodeOAuthFailed, "the session that started the link has ended")
 				}
 				return err
 			}

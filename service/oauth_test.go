@@ -184,8 +184,9 @@ func TestStartOAuth(t *testing.T) {
 	}
 }
 
-// A flow is finished once, only from the browser that started it, and only
-// within its lifetime; expired flows are purged. (The exchange itself is
+// A flow is finished once, only from the browser that started it (a
+// callback from elsewhere does not use it up), and only within its
+// lifetime; expired flows are purged. (The exchange itself is
 // tested end to end against the fake providers; a refusal at the provider
 // stops before it.)
 func TestFinishOAuthFlowChecks(t *testing.T) {
@@ -210,27 +211,28 @@ func TestFinishOAuthFlowChecks(t *testing.T) {
 		return CallbackCode(err)
 	}
 
+	// A callback from another browser fails and leaves the flow (and the
+	// cookie) to the browser that started it.
 	state, binding := begin()
-	if got := finish(state, "", "access_denied"); got != CodeOAuthFailed {
-		t.Errorf("no flow cookie: %s, want oauth_failed", got)
+	_, other := begin()
+	for _, tt := range []struct{ name, binding string }{
+		{"no flow cookie", ""}, {"another flow's cookie", other}, {"a forged cookie", binding + "x"},
+	} {
+		_, err := svc.FinishOAuth(ctx, "github", OAuthCallback{State: state, Binding: tt.binding, Error: "access_denied"}, Meta{})
+		if CallbackCode(err) != CodeOAuthFailed || FlowConsumed(err) {
+			t.Errorf("%s: %v (consumed %t), want oauth_failed, not consumed", tt.name, err, FlowConsumed(err))
+		}
 	}
-	// The flow is gone even though the browser was the wrong one.
-	if got := finish(state, binding, "access_denied"); got != CodeOAuthFailed {
-		t.Errorf("after a refused callback: %s, want oauth_failed", got)
+	if _, err := svc.FinishOAuth(ctx, "github", OAuthCallback{State: "unknown", Binding: binding}, Meta{}); CallbackCode(err) != CodeOAuthFailed || FlowConsumed(err) {
+		t.Errorf("unknown state: %v (consumed %t), want oauth_failed, not consumed", err, FlowConsumed(err))
 	}
-
-	state, binding = begin()
-	if got := finish(state, binding, "access_denied"); got != CodeOAuthDenied {
-		t.Errorf("access_denied from the right browser: %s, want oauth_denied", got)
+	_, err := svc.FinishOAuth(ctx, "github", OAuthCallback{State: state, Binding: binding, Error: "access_denied"}, Meta{})
+	if CallbackCode(err) != CodeOAuthDenied || !FlowConsumed(err) {
+		t.Errorf("access_denied from the right browser after the others: %v (consumed %t), want oauth_denied, consumed",
+			err, FlowConsumed(err))
 	}
 	if got := finish(state, binding, "access_denied"); got != CodeOAuthFailed {
 		t.Errorf("replayed state: %s, want oauth_failed", got)
-	}
-
-	state, binding = begin()
-	_, other := begin()
-	if got := finish(state, other, "access_denied"); got != CodeOAuthFailed {
-		t.Errorf("another flow's cookie: %s, want oauth_failed", got)
 	}
 
 	if got := finish("", binding, ""); got != CodeOAuthFailed {

@@ -94,7 +94,8 @@ func (a *api) handleLinkAccount() http.Handler {
 
 // handleOAuthCallback finishes a provider flow. It always redirects: to
 // the flow's redirectTo with the session cookie, or to /login?error=CODE;
-// every failure is logged at warning with its reason (never a token).
+// every failure is logged at warning with its reason (never a token). It
+// clears the flow cookie once the flow it binds is used up.
 func (a *api) handleOAuthCallback() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		provider := httprouter.ParamsFromContext(r.Context()).ByName("provider")
@@ -103,8 +104,12 @@ func (a *api) handleOAuthCallback() http.Handler {
 		if c, err := r.Cookie(flowCookie); err == nil {
 			cb.Binding = c.Value
 		}
-		a.clearFlowCookie(w)
 		res, err := a.svc.FinishOAuth(r.Context(), provider, cb, a.meta(r))
+		// The cookie goes only with the flow it bound: a stray callback
+		// (unknown state, a cross-site link) leaves a flow in progress.
+		if err == nil || service.FlowConsumed(err) {
+			a.clearFlowCookie(w)
+		}
 		outcome := "success"
 		if err != nil {
 			code := service.CallbackCode(err)

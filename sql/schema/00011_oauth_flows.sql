@@ -20,11 +20,16 @@ CREATE TABLE oauth_flows (
     redirect_to  text        NOT NULL,
     -- Set for a flow that links the provider to a signed-in user.
     link_user_id text        REFERENCES users (id) ON DELETE CASCADE,
+    -- For a link flow, the session that started it: the flow dies with
+    -- the session (sign-out, password reset, deactivation), and the
+    -- callback links only while it is still live.
+    link_session_id text     REFERENCES sessions (id) ON DELETE CASCADE,
     created_at   timestamptz NOT NULL DEFAULT now(),
     expires_at   timestamptz NOT NULL
 );
 CREATE INDEX oauth_flows_expires_at_idx ON oauth_flows (expires_at);
 CREATE INDEX oauth_flows_link_user_id_idx ON oauth_flows (link_user_id) WHERE link_user_id IS NOT NULL;
+CREATE INDEX oauth_flows_link_session_id_idx ON oauth_flows (link_session_id) WHERE link_session_id IS NOT NULL;
 
 -- +goose Down
 DROP TABLE oauth_flows;
