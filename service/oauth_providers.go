@@ -176,7 +176,11 @@ func stringOr(s, def string) string {
 // discover runs OIDC discovery for p until it succeeds, backing off
 // between attempts; until then the provider answers unavailable.
 func (s *Service) discover(ctx context.Context, p *provider) {
-	wait := discoveryRetryMin
+	longest := discoveryRetryMax
+	if s.cfg.ProviderRetryMax > 0 {
+		longest = s.cfg.ProviderRetryMax
+	}
+	wait := min(discoveryRetryMin, longest)
 	for attempt := 1; ; attempt++ {
 		dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, p.client), p.client.Timeout)
 		op, err := oidc.NewProvider(dctx, p.cfg.Issuer)
@@ -206,7 +210,7 @@ func (s *Service) discover(ctx context.Context, p *provider) {
 			return
 		case <-time.After(wait):
 		}
-		wait = min(wait*2, discoveryRetryMax)
+		wait = min(wait*2, longest)
 	}
 }
 

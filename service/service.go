@@ -54,6 +54,9 @@ type Config struct {
 	// ProviderClient makes the calls to providers; nil means a client with
 	// a 10 s timeout. Response bodies are capped at 1 MiB either way.
 	ProviderClient *http.Client
+	// ProviderRetryMax is the longest wait between OIDC discovery attempts
+	// while an issuer is unreachable (zero: a minute).
+	ProviderRetryMax time.Duration
 }
 
 // DefaultConfig returns the contract's defaults.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
@@ -57,6 +58,9 @@ func newOAuthEnv(t *testing.T, configure ...func(*service.Config)) *oauthEnv {
 	}
 	o.configure = func(cfg *service.Config) {
 		cfg.Secrets = keys
+		// An issuer coming back is noticed within 100 ms, however long it
+		// was down, so TestOAuthDiscoveryDown does not depend on the load.
+		cfg.ProviderRetryMax = 100 * time.Millisecond
 		cfg.Providers = []service.ProviderConfig{
 			{ID: "github", Type: "oauth", Name: "GitHub", ClientID: ghClientID, ClientSecret: ghClientSecret,
 				WebURL: o.gh.WebURL(), APIURL: o.gh.APIURL()},
