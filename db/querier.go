@@ -159,6 +159,14 @@ type Querier interface {
 	// the new hash or is_active is what is compared); one that comes later waits
 	// for this transaction, then revokes the session it opened.
 	LockSignIn(ctx context.Context, arg LockSignInParams) (string, error)
+	// LockUser takes a user's row lock (FOR NO KEY UPDATE) until the transaction
+	// ends; zero rows means no such user. A workflow that revokes a user's
+	// sessions without changing the user row (a password reset or change)
+	// takes it before it deletes them: a sign-in that holds the row while it
+	// opens a session (LockSignIn, LockActiveUser, LockUserForSignIn) then
+	// commits first and its session is among those deleted, or waits and sees
+	// the change.
+	LockUser(ctx context.Context, id string) (int64, error)
 	// LockUserForSignIn is the check a sign-in without a password (a magic
 	// link) makes in the transaction that opens its session: it locks the user
 	// row until the transaction ends and returns whether it is active, so a

@@ -282,6 +282,25 @@ func (q *Queries) LockAdmins(ctx context.Context) error {
 	return err
 }
 
+const lockUser = `-- name: LockUser :execrows
+SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE
+`
+
+// LockUser takes a user's row lock (FOR NO KEY UPDATE) until the transaction
+// ends; zero rows means no such user. A workflow that revokes a user's
+// sessions without changing the user row (a password reset or change)
+// takes it before it deletes them: a sign-in that holds the row while it
+// opens a session (LockSignIn, LockActiveUser, LockUserForSignIn) then
+// commits first and its session is among those deleted, or waits and sees
+// the change.
+func (q *Queries) LockUser(ctx context.Context, id string) (int64, error) {
+	result, err := q.db.Exec(ctx, lockUser, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const lockUserForSignIn = `-- name: LockUserForSignIn :one
 SELECT id, email, email_verified, is_active
 FROM users

@@ -176,6 +176,10 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, in ChangePass
 			}
 			return err
 		}
+		// The user's row lock before the sessions go, as in ResetPassword.
+		if _, err := q.LockUser(ctx, p.User.ID); err != nil {
+			return err
+		}
 		if _, err := q.DeleteOtherSessions(ctx, db.DeleteOtherSessionsParams{
 			UserID: p.User.ID, KeepID: p.SessionID,
 		}); err != nil {

@@ -87,6 +87,12 @@ func (s *Service) ResetPassword(ctx context.Context, in ResetPasswordInput, meta
 		}); err != nil {
 			return err
 		}
+		// The user's row lock before the sessions go: a sign-in opening a
+		// session under it (a magic link, a provider) finishes first and
+		// its session goes too (LockUser).
+		if _, err := q.LockUser(ctx, user.ID); err != nil {
+			return err
+		}
 		if _, err := q.DeleteSessionsByUser(ctx, user.ID); err != nil {
 			return err
 		}

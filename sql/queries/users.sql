@@ -110,3 +110,13 @@ UPDATE users SET email_verified = @now WHERE id = @id AND email_verified IS NULL
 -- ChangeUserEmail sets a user's email, verified now; an address another
 -- account uses (case-insensitively) violates users_email_key.
 UPDATE users SET email = @email, email_verified = @now WHERE id = @id;
+
+-- name: LockUser :execrows
+-- LockUser takes a user's row lock (FOR NO KEY UPDATE) until the transaction
+-- ends; zero rows means no such user. A workflow that revokes a user's
+-- sessions without changing the user row (a password reset or change)
+-- takes it before it deletes them: a sign-in that holds the row while it
+-- opens a session (LockSignIn, LockActiveUser, LockUserForSignIn) then
+-- commits first and its session is among those deleted, or waits and sees
+-- the change.
+SELECT 1 FROM users WHERE id = @id FOR NO KEY UPDATE;
