@@ -43,6 +43,20 @@ type Credential struct {
 	UpdatedAt    time.Time
 }
 
+type MfaRecoveryCode struct {
+	UserID   string
+	CodeHash []byte
+}
+
+type MfaToken struct {
+	TokenHash   []byte
+	UserID      string
+	Fingerprint string
+	Detail      string
+	ExpiresAt   time.Time
+	Failures    int32
+}
+
 type OauthFlow struct {
 	ID            []byte
 	BindingHash   []byte
@@ -94,6 +108,15 @@ type User struct {
 	UpdatedAt     time.Time
 }
 
+type UserMfa struct {
+	UserID        string
+	Secret        *string
+	PendingSecret *string
+	EnabledAt     *time.Time
+	LastStep      int64
+	Generation    int64
+}
+
 type UserProfile struct {
 	ID               string
 	Name             *string
@@ -107,6 +130,7 @@ type UserProfile struct {
 	HasPassword      bool
 	AccountProviders []string
 	AccountTypes     []string
+	MfaEnabled       bool
 }
 
 type VerificationToken struct {

@@ -10,6 +10,11 @@ import (
 )
 
 type Querier interface {
+	// AcceptTOTPStep records a code's time step as used, only if it is newer
+	// than the last accepted one: of two requests with one code, exactly one
+	// updates the row (the other, after waiting for the row lock, re-reads
+	// last_step and matches nothing). Zero rows means a replay.
+	AcceptTOTPStep(ctx context.Context, arg AcceptTOTPStepParams) (int64, error)
 	// CarryRateLimit copies the live window of from_key to to_key unless to_key
 	// already holds a live window with at least as many events: an account's
 	// failed sign-ins follow it to its new email address.
@@ -33,14 +38,19 @@ type Querier interface {
 	// CountActiveAdmins locks nothing; callers that enforce the last-admin rule
 	// run it after LockAdmins in the same transaction.
 	CountActiveAdmins(ctx context.Context) (int64, error)
+	CountMFATokenFailure(ctx context.Context, tokenHash []byte) (int32, error)
 	CreateAccount(ctx context.Context, arg CreateAccountParams) (Account, error)
 	CreateAuthEvent(ctx context.Context, arg CreateAuthEventParams) error
 	CreateCredential(ctx context.Context, arg CreateCredentialParams) (Credential, error)
+	// CreateMFAToken stores an mfa token's SHA-256, never the token.
+	CreateMFAToken(ctx context.Context, arg CreateMFATokenParams) error
 	// CreateOAuthFlow stores a flow at its start.
 	CreateOAuthFlow(ctx context.Context, arg CreateOAuthFlowParams) error
 	// CreatePreregistration stores a pending registration and records the
 	// register event (no user yet), in one statement.
 	CreatePreregistration(ctx context.Context, arg CreatePreregistrationParams) (CreatePreregistrationRow, error)
+	// CreateRecoveryCodes stores the hashes of a new set of recovery codes.
+	CreateRecoveryCodes(ctx context.Context, arg CreateRecoveryCodesParams) error
 	// CreateSession opens a session. Callers that open one for a password
 	// sign-in first run LockSignIn in the same transaction, so the session is
 	// created only while the verified credential is current and the user active.
@@ -56,15 +66,19 @@ type Querier interface {
 	// DeleteAuthEventsBefore drops the audit trail older than the retention.
 	DeleteAuthEventsBefore(ctx context.Context, before time.Time) (int64, error)
 	DeleteCredential(ctx context.Context, userID string) (int64, error)
+	DeleteExpiredMFATokens(ctx context.Context, now time.Time) (int64, error)
 	DeleteExpiredOAuthFlows(ctx context.Context, now time.Time) (int64, error)
 	DeleteExpiredPreregistrations(ctx context.Context, now *time.Time) (int64, error)
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
 	DeleteExpiredVerificationTokens(ctx context.Context, now time.Time) (int64, error)
+	DeleteMFAToken(ctx context.Context, tokenHash []byte) (int64, error)
+	DeleteMFATokensForUser(ctx context.Context, userID string) (int64, error)
 	DeleteOtherSessions(ctx context.Context, arg DeleteOtherSessionsParams) (int64, error)
 	DeletePreregistration(ctx context.Context, id string) (int64, error)
 	// DeletePreregistrationByEmail drops the pending registration for an email;
 	// the tokens bound to it die with it (cascade).
 	DeletePreregistrationByEmail(ctx context.Context, email string) (int64, error)
+	DeleteRecoveryCodes(ctx context.Context, userID string) (int64, error)
 	DeleteSession(ctx context.Context, arg DeleteSessionParams) (int64, error)
 	DeleteSessionsByUser(ctx context.Context, userID string) (int64, error)
 	DeleteStaleRateLimits(ctx context.Context, before time.Time) (int64, error)
@@ -75,6 +89,13 @@ type Querier interface {
 	// DeleteVerifyTokensForEmail voids every email-verification token for an
 	// address, bound to a registration or not (the template wrote unbound ones).
 	DeleteVerifyTokensForEmail(ctx context.Context, identifier string) (int64, error)
+	// DisableMFA turns two-factor off (a new generation kills outstanding mfa
+	// tokens); zero rows means it was off.
+	DisableMFA(ctx context.Context, userID string) (int64, error)
+	// EnableTOTP turns the pending secret that was checked on, with the step of
+	// the code that confirmed it as the last one accepted; zero rows means it
+	// was replaced or confirmed meanwhile.
+	EnableTOTP(ctx context.Context, arg EnableTOTPParams) (int64, error)
 	GetAccount(ctx context.Context, arg GetAccountParams) (Account, error)
 	// GetAccountSecrets reads one account's provider tokens again after a
 	// compare-and-swap found them changed.
@@ -88,6 +109,11 @@ type Querier interface {
 	// GetLoginByEmail returns what a sign-in needs in one round trip: the user and
 	// its password hash ('' when the user has no credential).
 	GetLoginByEmail(ctx context.Context, email string) (GetLoginByEmailRow, error)
+	// GetMFAState returns what a second factor needs: the user's TOTP state (an
+	// empty state when they never enrolled) and their password hash ('' when
+	// they have none), the two parts of an mfa token's fingerprint. Callers
+	// that act on it hold the user's row lock (LockUser or LockUserForSignIn).
+	GetMFAState(ctx context.Context, userID string) (GetMFAStateRow, error)
 	GetPreregistration(ctx context.Context, id string) (Preregistration, error)
 	GetPreregistrationByEmail(ctx context.Context, email string) (Preregistration, error)
 	// GetSessionUser authenticates a request in one indexed query: the live
@@ -148,6 +174,9 @@ type Querier interface {
 	// user's ways of signing in, so two concurrent unlinks cannot each leave the
 	// other as the last one.
 	LockLoginMethods(ctx context.Context, userID string) error
+	// LockMFAToken reads a live mfa token and locks it until the transaction
+	// ends; callers lock the user row first.
+	LockMFAToken(ctx context.Context, arg LockMFATokenParams) (LockMFATokenRow, error)
 	// LockSignIn is the check a password sign-in makes in the transaction that
 	// opens its session: the user is still active and its credential still holds
 	// the hash that was verified. It locks both rows FOR SHARE (users first, then
@@ -175,6 +204,9 @@ type Querier interface {
 	// this transaction and then revokes the session it opened. FOR NO KEY
 	// UPDATE, not FOR SHARE, because the caller may then set email_verified.
 	LockUserForSignIn(ctx context.Context, id string) (LockUserForSignInRow, error)
+	// PeekMFAToken reads a live mfa token without locking it, so the caller can
+	// count the attempt and lock the user row first.
+	PeekMFAToken(ctx context.Context, arg PeekMFATokenParams) (PeekMFATokenRow, error)
 	// PeekRateLimit reads a counter without counting; zero when its window passed.
 	PeekRateLimit(ctx context.Context, arg PeekRateLimitParams) (PeekRateLimitRow, error)
 	ResetRateLimit(ctx context.Context, key string) error
@@ -183,6 +215,9 @@ type Querier interface {
 	RevokeSession(ctx context.Context, arg RevokeSessionParams) (int64, error)
 	// SetEmailVerified marks a user's address verified if it was not yet.
 	SetEmailVerified(ctx context.Context, arg SetEmailVerifiedParams) (int64, error)
+	// SetPendingTOTP stores (or replaces) a pending secret; zero rows means
+	// two-factor is already on.
+	SetPendingTOTP(ctx context.Context, arg SetPendingTOTPParams) (int64, error)
 	SetPreregistrationExpiry(ctx context.Context, arg SetPreregistrationExpiryParams) (int64, error)
 	SetUserRoleByEmail(ctx context.Context, arg SetUserRoleByEmailParams) (User, error)
 	// SwapAccountSecrets writes re-encrypted provider tokens only if the row
@@ -208,6 +243,9 @@ type Querier interface {
 	UpgradeCredentialHash(ctx context.Context, arg UpgradeCredentialHashParams) (int64, error)
 	// UpsertCredential sets a user's password hash, creating the credential if needed.
 	UpsertCredential(ctx context.Context, arg UpsertCredentialParams) error
+	// UseRecoveryCode consumes one recovery code; only one of concurrent
+	// callers deletes the row.
+	UseRecoveryCode(ctx context.Context, arg UseRecoveryCodeParams) (int64, error)
 }
 
 var _ Querier = (*Queries)(nil)

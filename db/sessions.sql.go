@@ -121,7 +121,7 @@ func (q *Queries) DeleteSessionsByUser(ctx context.Context, userID string) (int6
 }
 
 const getSessionUser = `-- name: GetSessionUser :one
-SELECT s.id AS session_id, s.created_at, s.last_used_at, s.expires_at, p.id, p.name, p.email, p.email_verified, p.image, p.is_active, p.role, p.created_at, p.updated_at, p.has_password, p.account_providers, p.account_types
+SELECT s.id AS session_id, s.created_at, s.last_used_at, s.expires_at, p.id, p.name, p.email, p.email_verified, p.image, p.is_active, p.role, p.created_at, p.updated_at, p.has_password, p.account_providers, p.account_types, p.mfa_enabled
 FROM sessions s
 JOIN user_profiles p ON p.id = s.user_id
 WHERE s.token_hash = $1 AND s.expires_at > $2
@@ -162,6 +162,7 @@ func (q *Queries) GetSessionUser(ctx context.Context, arg GetSessionUserParams) 
 		&i.UserProfile.HasPassword,
 		&i.UserProfile.AccountProviders,
 		&i.UserProfile.AccountTypes,
+		&i.UserProfile.MfaEnabled,
 	)
 	return i, err
 }

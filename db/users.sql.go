@@ -169,7 +169,7 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 
 const getUserProfile = `-- name: GetUserProfile :one
 SELECT p.id, p.name, p.email, p.email_verified, p.image, p.is_active, p.role, p.created_at, p.updated_at,
-       p.has_password, p.account_providers, p.account_types
+       p.has_password, p.account_providers, p.account_types, p.mfa_enabled
 FROM user_profiles p
 WHERE p.id = $1
 `
@@ -191,13 +191,14 @@ func (q *Queries) GetUserProfile(ctx context.Context, id string) (UserProfile, e
 		&i.HasPassword,
 		&i.AccountProviders,
 		&i.AccountTypes,
+		&i.MfaEnabled,
 	)
 	return i, err
 }
 
 const listUsers = `-- name: ListUsers :many
 SELECT p.id, p.name, p.email, p.email_verified, p.image, p.is_active, p.role, p.created_at, p.updated_at,
-       p.has_password, p.account_providers, p.account_types
+       p.has_password, p.account_providers, p.account_types, p.mfa_enabled
 FROM user_profiles p
 WHERE ($1::text = '' OR strpos(lower(p.email), lower($1::text)) > 0 OR strpos(lower(COALESCE(p.name, '')), lower($1::text)) > 0)
   AND ($2::timestamptz IS NULL
@@ -245,6 +246,7 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]UserPro
 			&i.HasPassword,
 			&i.AccountProviders,
 			&i.AccountTypes,
+			&i.MfaEnabled,
 		); err != nil {
 			return nil, err
 		}

@@ -21,6 +21,7 @@ const (
 	CodeValidation      Code = "validation_failed"
 	CodeInvalidToken    Code = "invalid_token"
 	CodeInvalidCreds    Code = "invalid_credentials"
+	CodeInvalidCode     Code = "invalid_code"
 	CodeAccountDisabled Code = "account_disabled"
 	CodeUnauthenticated Code = "unauthenticated"
 	CodeForbidden       Code = "forbidden"

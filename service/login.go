@@ -41,6 +41,8 @@ func errInvalidCredentials() error {
 // commits while the password is being checked makes the sign-in check
 // again, against what is current, so it ends as it would have a moment
 // later (normally a failure); one that comes later revokes the session.
+// When the user has two-factor on, a right password opens no session: the
+// error is then an *MFARequired carrying the mfa token (CompleteMFALogin).
 // Errors: CodeInvalidCreds, CodeAccountDisabled, CodeRateLimited, CodeUnavailable.
 func (s *Service) Login(ctx context.Context, in LoginInput, meta Meta) (User, SessionToken, error) {
 	email, ok := NormalizeEmail(in.Email)
@@ -116,7 +118,9 @@ func (s *Service) openLoginSession(ctx context.Context, userID, verifiedHash, ne
 	meta Meta) (User, SessionToken, error) {
 	var user User
 	var session SessionToken
+	var mfa *MFARequired
 	err := s.tx(ctx, func(q *db.Queries) error {
+		user, session, mfa = User{}, SessionToken{}, nil
 		current, detail := verifiedHash, ""
 		if newHash != "" {
 			// Compare-and-swap: a password changed meanwhile is never
@@ -134,7 +138,18 @@ func (s *Service) openLoginSession(ctx context.Context, userID, verifiedHash, ne
 		if _, err := q.LockSignIn(ctx, db.LockSignInParams{UserID: userID, PasswordHash: current}); err != nil {
 			return err
 		}
-		var err error
+		// With two-factor on, the right password earns an mfa token, not
+		// a session; the failed sign-in count stays until the second
+		// factor is right too, so a known password cannot be used to lift
+		// the lock that wrong codes build.
+		challenge, err := s.mfaChallenge(ctx, q, userID, "password")
+		if err != nil {
+			return err
+		}
+		if challenge != nil {
+			mfa = challenge
+			return nil
+		}
 		if session, err = s.openSession(ctx, q, userID, meta); err != nil {
 			return err
 		}
@@ -148,6 +163,9 @@ func (s *Service) openLoginSession(ctx context.Context, userID, verifiedHash, ne
 		user = userFromProfile(p)
 		return err
 	})
+	if err == nil && mfa != nil {
+		return User{}, SessionToken{}, mfa
+	}
 	return user, session, err
 }
 

@@ -129,6 +129,8 @@ func (s *Service) prepareMagicLink(ctx context.Context, job *river.Job[magicLink
 // A deactivated account's token is consumed (it is single-use whatever the
 // outcome, so it cannot wait for a reactivation) and the answer is
 // CodeAccountDisabled.
+// A user with two-factor on gets no session: the error is then an
+// *MFARequired carrying the mfa token (CompleteMFALogin).
 // Errors: CodeInvalidToken (unknown, used, expired, of another purpose,
 // its user gone or no longer at the address it was sent to),
 // CodeAccountDisabled, CodeUnavailable.
@@ -190,8 +192,16 @@ func (s *Service) VerifyMagicLink(ctx context.Context, token string, meta Meta) 
 				return err
 			}
 		}
-		// Two-factor (its own issue): a user with it on gets the
-		// mfaRequired step here instead of a session, as after a password.
+		// A user with two-factor on gets the mfaRequired step instead of
+		// a session, as after a password; the link is used up all the same.
+		challenge, err := s.mfaChallenge(ctx, q, row.ID, "magic link")
+		if err != nil {
+			return err
+		}
+		if challenge != nil {
+			outcome = challenge
+			return nil
+		}
 		if session, err = s.openSession(ctx, q, row.ID, meta); err != nil {
 			return err
 		}

@@ -70,6 +70,17 @@ type passwordChangedArgs struct {
 
 func (passwordChangedArgs) Kind() string { return kindPasswordChanged }
 
+// kindMFAReset is the job kind of the notice that an admin or operator
+// turned an account's two-factor off.
+const kindMFAReset = "mfa_reset"
+
+// mfaResetArgs is the notice that an account's two-factor was reset.
+type mfaResetArgs struct {
+	To string `json:"to"`
+}
+
+func (mfaResetArgs) Kind() string { return kindMFAReset }
+
 // purgeArgs runs Purge; a periodic job inserts it.
 type purgeArgs struct{}
 
@@ -140,6 +151,11 @@ func (s *Service) NewWorker(sender mail.Sender, cfg WorkerConfig) (*Worker, erro
 	river.AddWorker(workers, &mailWorker[passwordChangedArgs]{s: s, sender: sender,
 		prepare: func(_ context.Context, job *river.Job[passwordChangedArgs]) (*mail.Message, error) {
 			m, err := mail.PasswordChanged(job.Args.To)
+			return &m, err
+		}})
+	river.AddWorker(workers, &mailWorker[mfaResetArgs]{s: s, sender: sender,
+		prepare: func(_ context.Context, job *river.Job[mfaResetArgs]) (*mail.Message, error) {
+			m, err := mail.MFAReset(job.Args.To)
 			return &m, err
 		}})
 	river.AddWorker(workers, &purgeWorker{s: s})

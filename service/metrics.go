@@ -14,6 +14,7 @@ type meters struct {
 	queued   prometheus.Counter
 	outcomes *prometheus.CounterVec
 	hashWait prometheus.Histogram
+	mfa      *prometheus.CounterVec
 }
 
 func newMeters() *meters {
@@ -32,6 +33,14 @@ func newMeters() *meters {
 			Buckets: []float64{.0001, .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}),
 	}
+	m.mfa = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "nextsecure_mfa_checks_total",
+		Help: "Second-factor checks by kind (totp, recovery_code) and outcome (accepted, refused: wrong, used or replayed).",
+	}, []string{"kind", "outcome"})
+	for _, k := range []string{"totp", "recovery_code"} {
+		m.mfa.WithLabelValues(k, "accepted")
+		m.mfa.WithLabelValues(k, "refused")
+	}
 	// Start every outcome at zero, so rates work before the first failure.
 	for _, o := range []string{"sent", "retry", "failed", "delayed", "skipped"} {
 		m.outcomes.WithLabelValues(o)
@@ -47,6 +56,15 @@ func (m *meters) mailQueued(err error) {
 }
 
 // mailResult counts one mail job run's outcome (mailWorker.Work).
+// mfaResult counts one second-factor check.
+func (m *meters) mfaResult(kind string, accepted bool) {
+	outcome := "refused"
+	if accepted {
+		outcome = "accepted"
+	}
+	m.mfa.WithLabelValues(kind, outcome).Inc()
+}
+
 func (m *meters) mailResult(outcome string) { m.outcomes.WithLabelValues(outcome).Inc() }
 
 // timeWaits makes l report its slot waits to the histogram, and returns it.
@@ -69,6 +87,7 @@ func (s *Service) Collectors() []prometheus.Collector {
 		s.meters.queued,
 		s.meters.outcomes,
 		s.meters.hashWait,
+		s.meters.mfa,
 		gauge("nextsecure_password_hash_waiting", "Callers waiting for a password hashing slot.",
 			func() float64 { return float64(s.hashes.Waiting()) }),
 		gauge("nextsecure_password_hash_in_use", "Password hashing slots in use.",

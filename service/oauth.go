@@ -150,6 +150,9 @@ type OAuthResult struct {
 	User       User
 	Session    SessionToken
 	RedirectTo string
+	// MFA, when set, means the user has two-factor on: no session was
+	// opened, and the sign-in finishes with CompleteMFALogin.
+	MFA *MFARequired
 }
 
 // OAuthError is a failed callback: Code is one of the callback codes (or
@@ -426,6 +429,16 @@ func (s *Service) signInWithProvider(ctx context.Context, p *provider, flow db.O
 		if linked {
 			if err := s.audit(ctx, q, userID, userID, "account_linked", meta, detail); err != nil {
 				return err
+			}
+		}
+		if flow.LinkUserID == nil {
+			// A sign-in (not a link by a signed-in user) of a user with
+			// two-factor on gets an mfa token instead of a session.
+			if res.MFA, err = s.mfaChallenge(ctx, q, userID, detail); err != nil {
+				return err
+			}
+			if res.MFA != nil {
+				return nil
 			}
 		}
 		if res.Session, err = s.openSession(ctx, q, userID, meta); err != nil {

@@ -16,6 +16,7 @@ type User struct {
 	IsActive      bool
 	Role          string
 	HasPassword   bool
+	MFAEnabled    bool
 	Accounts      []LinkedAccount
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
@@ -44,7 +45,7 @@ func linked(providers, types []string) []LinkedAccount {
 func userFromProfile(r db.UserProfile) User {
 	return User{
 		ID: r.ID, Name: r.Name, Email: r.Email, EmailVerified: r.EmailVerified, Image: r.Image,
-		IsActive: r.IsActive, Role: r.Role, HasPassword: r.HasPassword,
+		IsActive: r.IsActive, Role: r.Role, HasPassword: r.HasPassword, MFAEnabled: r.MfaEnabled,
 		Accounts:  linked(r.AccountProviders, r.AccountTypes),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}

@@ -26,6 +26,7 @@ const (
 	SubjectEmailChangeAsk  = "A change of your email address was requested"
 	SubjectEmailChanged    = "Your email address was changed"
 	SubjectEmailInUse      = "Someone tried to move an account to your email address"
+	SubjectMFAReset        = "Two-factor authentication was turned off"
 )
 
 // maxNameRunes caps how much of a user's name is shown in a greeting.
@@ -39,6 +40,7 @@ var (
 	resetPasswordTemplate   = mustParse("reset_password")
 	accountExistsTemplate   = mustParse("account_exists")
 	passwordChangedTemplate = mustParse("password_changed")
+	mfaResetTemplate        = mustParse("mfa_reset")
 	magicLinkTemplate       = mustParse("magic_link")
 	confirmEmailTemplate    = mustParse("confirm_email_change")
 	emailChangeAskTemplate  = mustParse("email_change_requested")
@@ -141,6 +143,12 @@ func AccountExists(to, resetLink string) (Message, error) {
 // password was changed.
 func PasswordChanged(to string) (Message, error) {
 	return passwordChangedTemplate.render(to, templateData{Subject: SubjectPasswordChanged})
+}
+
+// MFAReset returns the notice telling the owner of to that an
+// administrator turned their two-factor authentication off.
+func MFAReset(to string) (Message, error) {
+	return mfaResetTemplate.render(to, templateData{Subject: SubjectMFAReset})
 }
 
 // MagicLink returns the message carrying link, an absolute http(s) URL

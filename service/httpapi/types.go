@@ -17,6 +17,7 @@ type userJSON struct {
 	IsActive      bool          `json:"isActive"`
 	Role          string        `json:"role"`
 	HasPassword   bool          `json:"hasPassword"`
+	MFAEnabled    bool          `json:"mfaEnabled"`
 	Accounts      []accountJSON `json:"accounts"`
 	CreatedAt     time.Time     `json:"createdAt"`
 	UpdatedAt     time.Time     `json:"updatedAt"`
@@ -34,7 +35,7 @@ func toUserJSON(u service.User) userJSON {
 	}
 	return userJSON{
 		ID: u.ID, Name: u.Name, Email: u.Email, EmailVerified: utcPtr(u.EmailVerified), Image: u.Image,
-		IsActive: u.IsActive, Role: u.Role, HasPassword: u.HasPassword, Accounts: accounts,
+		IsActive: u.IsActive, Role: u.Role, HasPassword: u.HasPassword, MFAEnabled: u.MFAEnabled, Accounts: accounts,
 		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
 	}
 }

@@ -26,7 +26,7 @@ WHERE lower(u.email) = lower(@email::text);
 -- name: GetUserProfile :one
 -- GetUserProfile returns a user with what its public representation needs.
 SELECT p.id, p.name, p.email, p.email_verified, p.image, p.is_active, p.role, p.created_at, p.updated_at,
-       p.has_password, p.account_providers, p.account_types
+       p.has_password, p.account_providers, p.account_types, p.mfa_enabled
 FROM user_profiles p
 WHERE p.id = @id;
 
@@ -64,7 +64,7 @@ DELETE FROM users WHERE id = @id;
 -- page; q is a case-insensitive substring of email or name ('' matches
 -- everyone).
 SELECT p.id, p.name, p.email, p.email_verified, p.image, p.is_active, p.role, p.created_at, p.updated_at,
-       p.has_password, p.account_providers, p.account_types
+       p.has_password, p.account_providers, p.account_types, p.mfa_enabled
 FROM user_profiles p
 WHERE (@q::text = '' OR strpos(lower(p.email), lower(@q::text)) > 0 OR strpos(lower(COALESCE(p.name, '')), lower(@q::text)) > 0)
   AND (sqlc.narg(after_created_at)::timestamptz IS NULL
