@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/nextsecure/nextsecure/service"
@@ -20,6 +21,9 @@ func (a *api) handleLogin() http.Handler {
 		}
 		user, session, err := a.svc.Login(r.Context(), service.LoginInput(req), a.meta(r))
 		a.metrics.logins.WithLabelValues(loginOutcome(err)).Inc()
+		if writeMFARequired(w, err) {
+			return
+		}
 		if err != nil {
 			writeError(w, r, a.log, err)
 			return
@@ -31,6 +35,10 @@ func (a *api) handleLogin() http.Handler {
 
 // loginOutcome labels a sign-in attempt for the logins metric.
 func loginOutcome(err error) string {
+	var m *service.MFARequired
+	if errors.As(err, &m) {
+		return "mfa_required"
+	}
 	switch service.ErrorCode(err) {
 	case "":
 		return "success"

@@ -31,6 +31,9 @@ func (a *api) handleVerifyMagicLink() http.Handler {
 			return
 		}
 		user, session, err := a.svc.VerifyMagicLink(r.Context(), req.Token, a.meta(r))
+		if writeMFARequired(w, err) {
+			return
+		}
 		if err != nil {
 			writeError(w, r, a.log, err)
 			return

@@ -119,6 +119,14 @@ func (a *api) handleOAuthCallback() http.Handler {
 			redirect(w, a.cfg.BaseURL+"/login?error="+url.QueryEscape(string(code)))
 			return
 		}
+		if res.MFA != nil {
+			// Two-factor on: the page at /login/mfa finishes the sign-in
+			// with the token it finds in the cookie.
+			a.metrics.providerLogins.WithLabelValues("mfa_required").Inc()
+			a.setMFACookie(w, res.MFA)
+			redirect(w, a.cfg.BaseURL+"/login/mfa")
+			return
+		}
 		a.metrics.providerLogins.WithLabelValues(outcome).Inc()
 		a.setSessionCookie(w, res.Session)
 		redirect(w, a.cfg.BaseURL+res.RedirectTo)

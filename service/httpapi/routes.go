@@ -15,6 +15,7 @@ func (a *api) routes() {
 	a.handle("POST", "/v1/auth/verify-email", public("verify", a.handleVerifyEmail()))
 	a.handle("POST", "/v1/auth/resend-verification", public("resend", a.handleResendVerification()))
 	a.handle("POST", "/v1/auth/login", public("login", a.handleLogin()))
+	a.handle("POST", "/v1/auth/login/mfa", public("login-mfa", a.handleMFALogin()))
 	a.handle("POST", "/v1/auth/magic-link", public("magic-link", a.handleMagicLink()))
 	a.handle("POST", "/v1/auth/magic-link/verify", public("magic-link-verify", a.handleVerifyMagicLink()))
 	a.handle("POST", "/v1/auth/email/confirm", public("email-confirm", a.handleConfirmEmail()))
@@ -34,10 +35,15 @@ func (a *api) routes() {
 	a.handle("DELETE", "/v1/me/sessions/:id", me(a.handleRevokeSession()))
 	a.handle("POST", "/v1/me/accounts/:provider", me(a.handleLinkAccount()))
 	a.handle("DELETE", "/v1/me/accounts/:provider", me(a.handleUnlinkAccount()))
+	a.handle("POST", "/v1/me/mfa/totp", me(a.handleBeginTOTP()))
+	a.handle("POST", "/v1/me/mfa/totp/confirm", me(a.handleConfirmTOTP()))
+	a.handle("DELETE", "/v1/me/mfa/totp", me(a.handleDisableTOTP()))
+	a.handle("POST", "/v1/me/mfa/recovery-codes", me(a.handleRegenerateRecoveryCodes()))
 
 	a.handle("GET", "/v1/admin/users", a.admin(a.handleListUsers()))
 	a.handle("GET", "/v1/admin/users/:id", a.admin(a.handleGetUser()))
 	a.handle("PATCH", "/v1/admin/users/:id", a.admin(a.handleUpdateUser()))
 	a.handle("DELETE", "/v1/admin/users/:id", a.admin(a.handleDeleteUser()))
 	a.handle("GET", "/v1/admin/users/:id/events", a.admin(a.handleListEvents()))
+	a.handle("DELETE", "/v1/admin/users/:id/mfa", a.admin(a.handleResetUserMFA()))
 }
