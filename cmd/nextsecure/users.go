@@ -13,12 +13,12 @@ import (
 )
 
 func cmdUsers(ctx context.Context, args []string, env lookup, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "create" && args[0] != "set-role") {
-		fmt.Fprintln(stderr, "Usage:\n  nextsecure users create --email E --name N [--role admin]   (password on standard input)\n  nextsecure users set-role --email E --role R")
+	if len(args) == 0 || (args[0] != "create" && args[0] != "set-role" && args[0] != "reset-mfa") {
+		fmt.Fprintln(stderr, "Usage:\n  nextsecure users create --email E --name N [--role admin]   (password on standard input)\n  nextsecure users set-role --email E --role R\n  nextsecure users reset-mfa --email E   (turns two-factor off: a lost device; the owner is told by mail)")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return nil
 		}
-		return errors.New("users: want create or set-role")
+		return errors.New("users: want create, set-role or reset-mfa")
 	}
 	verb := args[0]
 	fs := newFlagSet("users "+verb, stderr)
@@ -58,6 +58,12 @@ func cmdUsers(ctx context.Context, args []string, env lookup, stdin io.Reader, s
 		if user, err = svc.SetRoleByEmail(ctx, *email, *role); err != nil {
 			return describe(err)
 		}
+	case "reset-mfa":
+		if user, err = svc.ResetMFAByEmail(ctx, *email); err != nil {
+			return describe(err)
+		}
+		fmt.Fprintf(stdout, "%s %s mfa=off\n", user.ID, user.Email)
+		return nil
 	}
 	fmt.Fprintf(stdout, "%s %s role=%s active=%t\n", user.ID, user.Email, user.Role, user.IsActive)
 	return nil
