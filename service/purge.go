@@ -17,9 +17,10 @@ func (s *Service) Purge(ctx context.Context) error {
 	_, e3 := s.q.DeleteExpiredSessions(ctx, now)
 	_, e4 := s.q.DeleteStaleRateLimits(ctx, now.Add(-2*limitNotice.Window))
 	_, e6 := s.q.DeleteExpiredOAuthFlows(ctx, now)
+	_, e7 := s.q.DeleteExpiredMFATokens(ctx, now)
 	var e5 error
 	if s.cfg.AuditRetention > 0 {
 		_, e5 = s.q.DeleteAuthEventsBefore(ctx, now.Add(-s.cfg.AuditRetention))
 	}
-	return translate(errors.Join(e1, e2, e3, e4, e5, e6))
+	return translate(errors.Join(e1, e2, e3, e4, e5, e6, e7))
 }
