@@ -18,7 +18,7 @@ func cmdUsers(ctx context.Context, args []string, env lookup, stdin io.Reader, s
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return nil
 		}
-		return errors.New("users: want create, set-role or reset-mfa")
+		return errors.New("users: want create or set-role, or reset-mfa")
 	}
 	verb := args[0]
 	fs := newFlagSet("users "+verb, stderr)
