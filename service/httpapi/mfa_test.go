@@ -12,6 +12,7 @@ import (
 
 	"github.com/pquerna/otp"
 
+	"github.com/nextsecure/nextsecure/internal/mail"
 	"github.com/nextsecure/nextsecure/internal/oauthtest"
 )
 
@@ -118,6 +119,9 @@ func TestMFAPasswordSignIn(t *testing.T) {
 	// The next step's code works.
 	e.nextStep()
 	wantSession(t, e.loginMFA(e.challenge(u.email), e.code(u.secret, 0)))
+	if n := e.countEvents(u.id, "mfa_failure"); n != 2 {
+		t.Errorf("%d mfa_failure events, want 2 (a wrong code, a replay)", n)
+	}
 }
 
 func TestMFAConcurrentSameCode(t *testing.T) {
@@ -286,7 +290,53 @@ func TestMFADisable(t *testing.T) {
 	if e.mfaEnabled(u.session) {
 		t.Error("mfaEnabled true after DELETE /v1/me/mfa/totp")
 	}
+	if n := e.countEvents(u.id, "mfa_disabled"); n != 1 {
+		t.Errorf("%d mfa_disabled events, want 1", n)
+	}
 	e.mustLogin(u.email, goodPassword)
+
+	// Off again with a recovery code instead of a TOTP code.
+	e.nextStep()
+	v := e.seedMFAUser("bob@example.com")
+	e.call(req{method: "DELETE", path: "/v1/me/mfa/totp", token: v.session,
+		body: map[string]string{"password": goodPassword, "code": v.recovery[3]}}).wantStatus(t, http.StatusNoContent)
+	e.mustLogin(v.email, goodPassword)
+}
+
+// TestMFAWithoutPassword: a user without a password (provider or magic link
+// only) enrols without one, and signs in by magic link with a second factor.
+func TestMFAWithoutPassword(t *testing.T) {
+	t.Parallel()
+	e := newMFAEnv(t)
+	id := e.seedUser("pat@example.com", "")
+	session := e.seedSession(id)
+	r := e.enrol(session, "")
+	r.wantStatus(t, http.StatusOK)
+	var en enrolment
+	r.JSON(t, &en)
+	if len(e.mustConfirm(session, en.Secret)) != 10 {
+		t.Fatal("want 10 recovery codes")
+	}
+	if n := e.countEvents(id, "mfa_enabled"); n != 1 {
+		t.Errorf("%d mfa_enabled events, want 1", n)
+	}
+	e.nextStep()
+	c := wantChallenge(t, e.verifyMagic(e.mustMagicToken("pat@example.com")))
+	wantSession(t, e.loginMFA(c.MFAToken, e.code(en.Secret, 0)))
+}
+
+// TestMFADeactivatedBetweenFactors: an account deactivated after its
+// password was checked gets no session from the second factor.
+func TestMFADeactivatedBetweenFactors(t *testing.T) {
+	t.Parallel()
+	e := newMFAEnv(t)
+	u := e.seedMFAUser("ada@example.com")
+	mfaToken := e.challenge(u.email)
+	e.exec("UPDATE users SET is_active = false WHERE id = $1", u.id)
+	e.loginMFA(mfaToken, e.code(u.secret, 0)).wantProblem(t, http.StatusForbidden, "account_disabled")
+	if n := e.count(`SELECT count(*) FROM sessions WHERE user_id = $1`, u.id); n > 1 {
+		t.Errorf("%d sessions, want none beyond the seeded one", n)
+	}
 }
 
 func TestMFANewRecoveryCodes(t *testing.T) {
@@ -330,6 +380,12 @@ func TestMFAAdminReset(t *testing.T) {
 	e.mustLogin(u.email, goodPassword)
 	if n := e.countMailTo(u.email) - before; n != 1 {
 		t.Errorf("%d mails to the owner after the reset, want 1 notice", n)
+	}
+	if m := e.mailTo(u.email); m.Subject != mail.SubjectMFAReset {
+		t.Errorf("last mail to the owner is %q, want %q", m.Subject, mail.SubjectMFAReset)
+	}
+	if n := e.countEvents(u.id, "mfa_reset"); n != 1 {
+		t.Errorf("%d mfa_reset events, want 1", n)
 	}
 }
 
