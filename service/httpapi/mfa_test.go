@@ -191,7 +191,11 @@ func TestMFATokenExpires(t *testing.T) {
 	t.Parallel()
 	e := newMFAEnv(t)
 	u := e.seedMFAUser("ada@example.com")
-	live := e.challenge(u.email)
+	c := wantChallenge(t, e.login(u.email, goodPassword))
+	if at, err := time.Parse(time.RFC3339Nano, c.ExpiresAt); err != nil || !at.Equal(e.clock.Now().Add(5*time.Minute)) {
+		t.Errorf("expiresAt %s (%v), want %s", c.ExpiresAt, err, e.clock.Now().Add(5*time.Minute).Format(time.RFC3339))
+	}
+	live := c.MFAToken
 	dead := e.challenge(u.email)
 	e.clock.Advance(5*time.Minute - 10*time.Second)
 	wantSession(t, e.loginMFA(live, e.code(u.secret, 0)))
@@ -226,6 +230,49 @@ func TestMFATokenDiesWithPasswordReset(t *testing.T) {
 	e.loginMFA(mfaToken, e.code(u.secret, 0)).wantProblem(t, http.StatusBadRequest, "invalid_token")
 	// MFA stays on: the new password leads to a challenge.
 	wantChallenge(t, e.login(u.email, newPassword))
+}
+
+func TestMFATokenDiesWithPasswordChange(t *testing.T) {
+	t.Parallel()
+	e := newMFAEnv(t)
+	u := e.seedMFAUser("ada@example.com")
+	mfaToken := e.challenge(u.email)
+	e.call(req{method: "PUT", path: "/v1/me/password", token: u.session,
+		body: map[string]string{"currentPassword": goodPassword, "newPassword": newPassword}}).wantStatus(t, http.StatusNoContent)
+	e.loginMFA(mfaToken, e.code(u.secret, 0)).wantProblem(t, http.StatusBadRequest, "invalid_token")
+}
+
+func TestMFAConcurrentSameRecoveryCode(t *testing.T) {
+	t.Parallel()
+	e := newMFAEnv(t)
+	u := e.seedMFAUser("ada@example.com")
+	const n = 4
+	tokens := make([]string, n)
+	for i := range tokens {
+		tokens[i] = e.challenge(u.email)
+	}
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			statuses[i], _ = e.send(req{method: "POST", path: "/v1/auth/login/mfa",
+				body: map[string]string{"mfaToken": tokens[i], "recoveryCode": u.recovery[0]}})
+		})
+	}
+	wg.Wait()
+	won := 0
+	for _, s := range statuses {
+		switch s {
+		case http.StatusOK:
+			won++
+		case http.StatusUnauthorized:
+		default:
+			t.Errorf("a racing request answered %d, want 200 or 401", s)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d requests with one recovery code won (statuses %v), want exactly 1", won, n, statuses)
+	}
 }
 
 func TestMFAMagicLink(t *testing.T) {
@@ -271,6 +318,11 @@ func TestMFAProviderSignIn(t *testing.T) {
 	if got := o.whoami(wantSession(t, res)); got.ID != u.id {
 		t.Errorf("signed in as %s, want %s", got.ID, u.id)
 	}
+	// The cookie's mfa token is spent: sent again, it signs nobody in.
+	o.nextStep()
+	again := b.send(o.env, "POST", "/v1/auth/login/mfa", req{body: `{"code":"` + o.code(u.secret, 0) + `"}`,
+		header: map[string]string{"Cookie": "mfa_token=" + mfaCookie.Value, "Origin": baseURL}})
+	again.wantProblem(t, http.StatusBadRequest, "invalid_token")
 }
 
 func TestMFADisable(t *testing.T) {
