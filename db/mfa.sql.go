@@ -224,6 +224,47 @@ func (q *Queries) GetMFAState(ctx context.Context, userID string) (GetMFAStateRo
 	return i, err
 }
 
+const listMFASecrets = `-- name: ListMFASecrets :many
+SELECT user_id, secret, pending_secret
+FROM user_mfa
+WHERE user_id > $1 AND (secret IS NOT NULL OR pending_secret IS NOT NULL)
+ORDER BY user_id
+LIMIT $2
+`
+
+type ListMFASecretsParams struct {
+	AfterUserID string
+	MaxRows     int32
+}
+
+type ListMFASecretsRow struct {
+	UserID        string
+	Secret        *string
+	PendingSecret *string
+}
+
+// ListMFASecrets pages, by user id, the sealed TOTP secrets for
+// re-encryption; pass an empty string to start.
+func (q *Queries) ListMFASecrets(ctx context.Context, arg ListMFASecretsParams) ([]ListMFASecretsRow, error) {
+	rows, err := q.db.Query(ctx, listMFASecrets, arg.AfterUserID, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListMFASecretsRow{}
+	for rows.Next() {
+		var i ListMFASecretsRow
+		if err := rows.Scan(&i.UserID, &i.Secret, &i.PendingSecret); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const lockMFAToken = `-- name: LockMFAToken :one
 SELECT user_id, fingerprint, detail, failures
 FROM mfa_tokens
@@ -299,6 +340,39 @@ type SetPendingTOTPParams struct {
 // two-factor is already on.
 func (q *Queries) SetPendingTOTP(ctx context.Context, arg SetPendingTOTPParams) (int64, error) {
 	result, err := q.db.Exec(ctx, setPendingTOTP, arg.UserID, arg.PendingSecret)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const swapMFASecrets = `-- name: SwapMFASecrets :execrows
+UPDATE user_mfa
+SET secret = $1, pending_secret = $2
+WHERE user_id = $3
+  AND secret IS NOT DISTINCT FROM $4
+  AND pending_secret IS NOT DISTINCT FROM $5
+`
+
+type SwapMFASecretsParams struct {
+	Secret           *string
+	PendingSecret    *string
+	UserID           string
+	OldSecret        *string
+	OldPendingSecret *string
+}
+
+// SwapMFASecrets replaces a user's sealed secrets only if they are still
+// those that were read (compare-and-swap), so an enrolment, a confirmation
+// or a reset that wrote meanwhile is never overwritten.
+func (q *Queries) SwapMFASecrets(ctx context.Context, arg SwapMFASecretsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, swapMFASecrets,
+		arg.Secret,
+		arg.PendingSecret,
+		arg.UserID,
+		arg.OldSecret,
+		arg.OldPendingSecret,
+	)
 	if err != nil {
 		return 0, err
 	}

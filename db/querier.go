@@ -145,6 +145,9 @@ type Querier interface {
 	ListAccountsByUser(ctx context.Context, userID string) ([]Account, error)
 	// ListAuthEventsByUser pages newest first; pass the last id seen, or NULL.
 	ListAuthEventsByUser(ctx context.Context, arg ListAuthEventsByUserParams) ([]AuthEvent, error)
+	// ListMFASecrets pages, by user id, the sealed TOTP secrets for
+	// re-encryption; pass an empty string to start.
+	ListMFASecrets(ctx context.Context, arg ListMFASecretsParams) ([]ListMFASecretsRow, error)
 	// ListSessionsByUser returns a user's live sessions, most recently used first.
 	ListSessionsByUser(ctx context.Context, arg ListSessionsByUserParams) ([]ListSessionsByUserRow, error)
 	// ListUsers pages newest first by (created_at, id), with what each user's
@@ -226,6 +229,10 @@ type Querier interface {
 	// an UPDATE that waited for a concurrent one re-checks its WHERE clause
 	// against the row's newest version. Zero rows: changed or gone, read again.
 	SwapAccountSecrets(ctx context.Context, arg SwapAccountSecretsParams) (int64, error)
+	// SwapMFASecrets replaces a user's sealed secrets only if they are still
+	// those that were read (compare-and-swap), so an enrolment, a confirmation
+	// or a reset that wrote meanwhile is never overwritten.
+	SwapMFASecrets(ctx context.Context, arg SwapMFASecretsParams) (int64, error)
 	// TouchSession slides a session's expiry; it writes only when the session was
 	// last used before stale_before, so a busy session is written about once a
 	// minute. The caller caps expires_at at the absolute lifetime (created_at

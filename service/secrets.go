@@ -89,7 +89,8 @@ type ReencryptResult struct {
 const reencryptBatch = 500
 
 // ReencryptSecrets rewrites every stored secret under the first
-// AUTH_SECRET value: today the provider tokens of table accounts. It is
+// AUTH_SECRET value: the provider tokens of table accounts and the TOTP
+// secrets of table user_mfa. It is
 // idempotent; it reads the table in keyset batches and updates a row only
 // if it still holds what was read (compare-and-swap), reading it again
 // otherwise, so a token written meanwhile is never overwritten. Values that
@@ -122,11 +123,72 @@ func (s *Service) ReencryptSecrets(ctx context.Context) (ReencryptResult, error)
 			}
 		}
 		if len(rows) < int(after.MaxRows) {
-			return res, nil
+			break
 		}
 		last := rows[len(rows)-1]
 		after.AfterProvider, after.AfterAccountID = last.Provider, last.ProviderAccountID
 	}
+	return res, s.reencryptTOTPSecrets(ctx, &res)
+}
+
+// reencryptTOTPSecrets re-seals the TOTP secrets (enabled and pending) of
+// table user_mfa under the first key, in keyset batches by user id. A row
+// whose secrets changed between the read and the compare-and-swap is left
+// alone: whatever changed it (an enrolment, a confirmation, a reset) sealed
+// under the first key or removed the secret.
+func (s *Service) reencryptTOTPSecrets(ctx context.Context, res *ReencryptResult) error {
+	after := db.ListMFASecretsParams{MaxRows: reencryptBatch}
+	for {
+		rows, err := s.q.ListMFASecrets(ctx, after)
+		if err != nil {
+			return translate(err)
+		}
+		for _, r := range rows {
+			var step ReencryptResult
+			p := db.SwapMFASecretsParams{UserID: r.UserID, OldSecret: r.Secret, OldPendingSecret: r.PendingSecret}
+			p.Secret = s.resealTOTP(r.UserID, "secret", r.Secret, &step)
+			p.PendingSecret = s.resealTOTP(r.UserID, "pending_secret", r.PendingSecret, &step)
+			if step.Reencrypted > 0 {
+				n, err := s.q.SwapMFASecrets(ctx, p)
+				if err != nil {
+					return translate(err)
+				}
+				if n == 0 {
+					continue // changed meanwhile, under the first key
+				}
+			}
+			res.Reencrypted += step.Reencrypted
+			res.Current += step.Current
+			res.Failed += step.Failed
+		}
+		if len(rows) < int(after.MaxRows) {
+			return nil
+		}
+		after.AfterUserID = rows[len(rows)-1].UserID
+	}
+}
+
+// resealTOTP is reseal for a sealed TOTP secret of userID.
+func (s *Service) resealTOTP(userID, column string, stored *string, step *ReencryptResult) *string {
+	if stored == nil {
+		return nil
+	}
+	plain, err := s.openTOTP(userID, *stored)
+	if err == nil && s.cfg.Secrets.IsCurrent(*stored) {
+		step.Current++
+		return stored
+	}
+	if err == nil {
+		var sealed string
+		if sealed, err = s.sealTOTP(userID, plain); err == nil {
+			step.Reencrypted++
+			return &sealed
+		}
+	}
+	step.Failed++
+	s.log.Warn("secrets reencrypt: a stored value does not open; left as it is",
+		"table", "user_mfa", "user", userID, "column", column, "err", err)
+	return stored
 }
 
 // reencryptAccount re-seals one account's tokens, reading the row again

@@ -304,3 +304,53 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// TestReencryptTOTPSecrets: the TOTP secrets of user_mfa, enabled and
+// pending, are re-sealed under the first key too, and a second run finds
+// them current.
+func TestReencryptTOTPSecrets(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	old := newSecretsService(t, pool, oldSecret)
+	rotated := newSecretsService(t, pool, newSecret+","+oldSecret)
+	seal := func(svc *Service, userID, secret string) string {
+		t.Helper()
+		sealed, err := svc.sealTOTP(userID, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sealed
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO users (id, email) VALUES ('u1', 'u1@example.com'), ('u2', 'u2@example.com')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO user_mfa (user_id, secret, pending_secret, enabled_at) VALUES
+		('u1', $1, $2, now()), ('u2', NULL, $3, NULL)`,
+		seal(old, "u1", "SECRETONE"), seal(old, "u1", "PENDINGONE"), seal(rotated, "u2", "PENDINGTWO")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := rotated.ReencryptSecrets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (ReencryptResult{Reencrypted: 2, Current: 1}); res != want {
+		t.Errorf("ReencryptSecrets = %+v, want %+v", res, want)
+	}
+	onlyNew := newSecretsService(t, pool, newSecret)
+	for _, tt := range []struct{ user, column, want string }{
+		{"u1", "secret", "SECRETONE"}, {"u1", "pending_secret", "PENDINGONE"}, {"u2", "pending_secret", "PENDINGTWO"},
+	} {
+		var sealed string
+		if err := pool.QueryRow(ctx, `SELECT `+tt.column+` FROM user_mfa WHERE user_id = $1`, tt.user).Scan(&sealed); err != nil {
+			t.Fatal(err)
+		}
+		got, err := onlyNew.openTOTP(tt.user, sealed)
+		if err != nil || got != tt.want {
+			t.Errorf("%s %s opens under the new key alone to %q, %v; want %q", tt.user, tt.column, got, err, tt.want)
+		}
+	}
+	if res, err := rotated.ReencryptSecrets(ctx); err != nil || res != (ReencryptResult{Current: 3}) {
+		t.Errorf("second run = %+v, %v; want 3 current", res, err)
+	}
+}

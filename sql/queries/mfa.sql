@@ -91,3 +91,22 @@ DELETE FROM mfa_tokens WHERE user_id = @user_id;
 
 -- name: DeleteExpiredMFATokens :execrows
 DELETE FROM mfa_tokens WHERE expires_at <= @now;
+
+-- name: ListMFASecrets :many
+-- ListMFASecrets pages, by user id, the sealed TOTP secrets for
+-- re-encryption; pass an empty string to start.
+SELECT user_id, secret, pending_secret
+FROM user_mfa
+WHERE user_id > @after_user_id AND (secret IS NOT NULL OR pending_secret IS NOT NULL)
+ORDER BY user_id
+LIMIT @max_rows;
+
+-- name: SwapMFASecrets :execrows
+-- SwapMFASecrets replaces a user's sealed secrets only if they are still
+-- those that were read (compare-and-swap), so an enrolment, a confirmation
+-- or a reset that wrote meanwhile is never overwritten.
+UPDATE user_mfa
+SET secret = @secret, pending_secret = @pending_secret
+WHERE user_id = @user_id
+  AND secret IS NOT DISTINCT FROM @old_secret
+  AND pending_secret IS NOT DISTINCT FROM @old_pending_secret;

@@ -18,8 +18,9 @@ CREATE TABLE user_mfa (
     CHECK ((secret IS NULL) = (enabled_at IS NULL))
 );
 
--- code_hash is HMAC-SHA-256 of the normalised code under a key derived from
--- AUTH_SECRET; a used code is deleted.
+-- code_hash is SHA-256 of the normalised code (128 random bits, so no key or
+-- slow hash is needed, and rotating AUTH_SECRET leaves the codes working);
+-- a used code is deleted.
 CREATE TABLE mfa_recovery_codes (
     user_id   text NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     code_hash bytea NOT NULL,
