@@ -306,25 +306,48 @@ func TestLoginLosesRaceToAccountChange(t *testing.T) {
 // the session insert, until the change is seen waiting.
 func TestAccountChangeRevokesRacingLogin(t *testing.T) {
 	t.Parallel()
+	testChangeRevokesRacingSignIn(t, func(e *env, id string) req {
+		return req{method: "POST", path: "/v1/auth/login",
+			body: map[string]string{"email": "ada@example.com", "password": goodPassword}}
+	})
+}
+
+// TestAccountChangeRevokesRacingMagicSignIn is TestAccountChangeRevokesRacingLogin
+// for a sign-in without a password (a magic link; a provider sign-in opens
+// its session under the same user-row lock). A reset and a change touch
+// only the credential, not the user row the sign-in locks, so they must
+// lock the user row before they revoke the sessions (LockUser).
+func TestAccountChangeRevokesRacingMagicSignIn(t *testing.T) {
+	t.Parallel()
+	testChangeRevokesRacingSignIn(t, func(e *env, id string) req {
+		magic := rand.Text()
+		e.exec(`INSERT INTO verification_tokens (identifier, token, expires, purpose, user_id)
+			VALUES ($1, $2, $3, 'magic_link', $4)`, "ada@example.com", tokenHashHex(magic), e.clock.Now().Add(time.Hour), id)
+		return req{method: "POST", path: "/v1/auth/magic-link/verify", body: map[string]string{"token": magic}}
+	})
+}
+
+// testChangeRevokesRacingSignIn runs every account change against the
+// sign-in request that prepare makes for ada@example.com (user id), held
+// at its session insert until the change is seen waiting.
+func testChangeRevokesRacingSignIn(t *testing.T, prepare func(e *env, id string) req) {
 	for _, tc := range accountChanges {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			id := e.seedPasswordUser("ada@example.com", goodPassword)
 			change := tc.prepare(e, id, "ada@example.com")
+			signIn := prepare(e, id)
 			const holdKey = 4242
 			e.exec(`CREATE FUNCTION hold_session_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 				BEGIN PERFORM pg_advisory_xact_lock_shared(4242); RETURN NEW; END $$`)
 			e.exec(`CREATE TRIGGER hold BEFORE INSERT ON sessions FOR EACH ROW EXECUTE FUNCTION hold_session_insert()`)
 			release := holdLock(t, e.pool, fmt.Sprint(holdKey))
 
-			var loginStatus int
-			var loginBody []byte
+			var signInStatus int
+			var signInBody []byte
 			var wg sync.WaitGroup
-			wg.Go(func() {
-				loginStatus, loginBody = e.send(req{method: "POST", path: "/v1/auth/login",
-					body: map[string]string{"email": "ada@example.com", "password": goodPassword}})
-			})
+			wg.Go(func() { signInStatus, signInBody = e.send(signIn) })
 			waitUntil(t, "the sign-in is opening its session", func() bool { return waiting(t, e.pool, "advisory") == 1 })
 
 			var changeStatus atomic.Int64
@@ -340,11 +363,11 @@ func TestAccountChangeRevokesRacingLogin(t *testing.T) {
 			if got := changeStatus.Load(); got >= 300 {
 				t.Fatalf("the change answered %d", got)
 			}
-			if loginStatus != http.StatusOK {
-				t.Fatalf("sign-in answered %d %s, want 200", loginStatus, loginBody)
+			if signInStatus != http.StatusOK {
+				t.Fatalf("sign-in answered %d %s, want 200", signInStatus, signInBody)
 			}
 			var res authResult
-			if err := json.Unmarshal(loginBody, &res); err != nil {
+			if err := json.Unmarshal(signInBody, &res); err != nil {
 				t.Fatal(err)
 			}
 			status, _ := e.send(req{method: "GET", path: "/v1/me", token: res.Session.Token})
@@ -764,67 +787,5 @@ func TestLoginSurvivesConcurrentRehash(t *testing.T) {
 	}
 	if got := e.storedHash(id); !strings.HasPrefix(got, "$argon2id$") || !passwordMatches(t, goodPassword, got) {
 		t.Errorf("stored hash = %q, want a current argon2id hash of the password", got)
-	}
-}
-
-// TestAccountChangeRevokesRacingMagicSignIn is TestAccountChangeRevokesRacingLogin
-// for a sign-in without a password (a magic link; a provider sign-in opens
-// its session under the same user-row lock): held at its session insert, it
-// must not outlive a reset, a password change, a deactivation or a deletion
-// that runs meanwhile. A reset and a change touch only the credential, not
-// the user row the sign-in locks, so they must lock the user row before they
-// revoke the sessions.
-func TestAccountChangeRevokesRacingMagicSignIn(t *testing.T) {
-	t.Parallel()
-	for _, tc := range accountChanges {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t)
-			id := e.seedPasswordUser("ada@example.com", goodPassword)
-			change := tc.prepare(e, id, "ada@example.com")
-			magic := rand.Text()
-			e.exec(`INSERT INTO verification_tokens (identifier, token, expires, purpose, user_id)
-				VALUES ($1, $2, $3, 'magic_link', $4)`, "ada@example.com", tokenHashHex(magic), e.clock.Now().Add(time.Hour), id)
-			const holdKey = 4243
-			e.exec(`CREATE FUNCTION hold_session_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-				BEGIN PERFORM pg_advisory_xact_lock_shared(4243); RETURN NEW; END $$`)
-			e.exec(`CREATE TRIGGER hold BEFORE INSERT ON sessions FOR EACH ROW EXECUTE FUNCTION hold_session_insert()`)
-			release := holdLock(t, e.pool, fmt.Sprint(holdKey))
-
-			var signInStatus int
-			var signInBody []byte
-			var wg sync.WaitGroup
-			wg.Go(func() {
-				signInStatus, signInBody = e.send(req{method: "POST", path: "/v1/auth/magic-link/verify",
-					body: map[string]string{"token": magic}})
-			})
-			waitUntil(t, "the sign-in is opening its session", func() bool { return waiting(t, e.pool, "advisory") == 1 })
-
-			var changeStatus atomic.Int64
-			wg.Go(func() { changeStatus.Store(int64(change())) })
-			waitUntil(t, "the change waits for the sign-in, or finished", func() bool {
-				return changeStatus.Load() != 0 || waiting(t, e.pool, "transactionid", "tuple") > 0
-			})
-			release()
-			wg.Wait()
-
-			if got := changeStatus.Load(); got >= 300 {
-				t.Fatalf("the change answered %d", got)
-			}
-			if signInStatus != http.StatusOK {
-				t.Fatalf("sign-in answered %d %s, want 200", signInStatus, signInBody)
-			}
-			var res authResult
-			if err := json.Unmarshal(signInBody, &res); err != nil {
-				t.Fatal(err)
-			}
-			status, _ := e.send(req{method: "GET", path: "/v1/me", token: res.Session.Token})
-			if status != http.StatusUnauthorized {
-				t.Errorf("the racing sign-in's session answers %d, want 401 (revoked)", status)
-			}
-			if got := e.liveSessions(id); got != tc.keep {
-				t.Errorf("sessions after the race = %d, want %d", got, tc.keep)
-			}
-		})
 	}
 }
