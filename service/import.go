@@ -51,7 +51,14 @@ var ErrNotNextSecure = errors.New("not a Next Secure database")
 // to a different nextsecure user's, are conflicts: the import fails before
 // writing (CodeConflict, with the report) unless SkipConflicts. A source
 // without the template's tables gives ErrNotNextSecure.
-func (s *Service) ImportNextSecure(ctx context.Context, src *pgx.Conn, in ImportInput) (ImportReport, error) {
+func (s *Service) ImportNextSecure(ctx context.Context, srcConn *pgx.Conn, in ImportInput) (ImportReport, error) {
+	// One snapshot of the source, so a credential never arrives without its
+	// user and the counts agree with what was copied.
+	src, err := srcConn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return ImportReport{}, fmt.Errorf("source: %w", err)
+	}
+	defer src.Rollback(ctx) //nolint:errcheck // read only
 	schema := in.Schema
 	if schema == "" {
 		schema = "public"
@@ -131,7 +138,7 @@ func (s *Service) ImportNextSecure(ctx context.Context, src *pgx.Conn, in Import
 }
 
 // importStage streams the source tables into temporary staging tables.
-func importStage(ctx context.Context, tx pgx.Tx, src *pgx.Conn, tbl func(string) string, s *Service) error {
+func importStage(ctx context.Context, tx, src pgx.Tx, tbl func(string) string, s *Service) error {
 	if _, err := tx.Exec(ctx, `
 		CREATE TEMP TABLE import_users (
 			id text, name text, email text, email_verified timestamptz, image text,
