@@ -19,7 +19,13 @@ type ImportInput struct {
 	// SkipConflicts imports the rest when some source users conflict,
 	// instead of failing before anything is written.
 	SkipConflicts bool
+	// Progress, when set, is called while a source table is copied: with
+	// done 0 at its start, every progressEvery rows, and at its end.
+	Progress func(table string, done, total int64)
 }
+
+// progressEvery is how many rows pass between two Progress calls.
+const progressEvery = 1000
 
 // ImportCount counts one source table's rows.
 type ImportCount struct {
@@ -108,7 +114,7 @@ func (s *Service) ImportNextSecure(ctx context.Context, srcConn *pgx.Conn, in Im
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
 
-	if err := importStage(ctx, tx, src, tbl, s); err != nil {
+	if err := importStage(ctx, tx, src, tbl, s, in.Progress); err != nil {
 		return rep, err
 	}
 	if err := importMerge(ctx, tx, &rep); err != nil {
@@ -138,7 +144,10 @@ func (s *Service) ImportNextSecure(ctx context.Context, srcConn *pgx.Conn, in Im
 }
 
 // importStage streams the source tables into temporary staging tables.
-func importStage(ctx context.Context, tx, src pgx.Tx, tbl func(string) string, s *Service) error {
+func importStage(ctx context.Context, tx, src pgx.Tx, tbl func(string) string, s *Service, progress func(string, int64, int64)) error {
+	if progress == nil {
+		progress = func(string, int64, int64) {}
+	}
 	if _, err := tx.Exec(ctx, `
 		CREATE TEMP TABLE import_users (
 			id text, name text, email text, email_verified timestamptz, image text,
@@ -155,7 +164,12 @@ func importStage(ctx context.Context, tx, src pgx.Tx, tbl func(string) string, s
 		return err
 	}
 	// timestamp(3) without time zone holds UTC: AT TIME ZONE 'UTC' says so.
-	copyTable := func(table string, cols []string, query string, seal func([]any) error) error {
+	copyTable := func(name, table string, cols []string, query string, seal func([]any) error) error {
+		var total, done int64
+		if err := src.QueryRow(ctx, `SELECT count(*) FROM `+tbl(name)).Scan(&total); err != nil {
+			return fmt.Errorf("source: %w", err)
+		}
+		progress(name, 0, total)
 		rows, err := src.Query(ctx, query)
 		if err != nil {
 			return fmt.Errorf("source: %w", err)
@@ -163,7 +177,13 @@ func importStage(ctx context.Context, tx, src pgx.Tx, tbl func(string) string, s
 		defer rows.Close()
 		_, err = tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromFunc(func() ([]any, error) {
 			if !rows.Next() {
+				if rows.Err() == nil {
+					progress(name, done, total)
+				}
 				return nil, rows.Err()
+			}
+			if done++; done%progressEvery == 0 {
+				progress(name, done, total)
 			}
 			vals, err := rows.Values()
 			if err != nil {
@@ -181,19 +201,19 @@ func importStage(ctx context.Context, tx, src pgx.Tx, tbl func(string) string, s
 		}
 		return nil
 	}
-	if err := copyTable("import_users",
+	if err := copyTable("User", "import_users",
 		[]string{"id", "name", "email", "email_verified", "image", "is_active", "role", "created_at"},
 		`SELECT id, name, email, "emailVerified" AT TIME ZONE 'UTC', image, "isActive", role, "createdAt" AT TIME ZONE 'UTC' FROM `+tbl("User"),
 		nil); err != nil {
 		return err
 	}
-	if err := copyTable("import_credentials",
+	if err := copyTable("Credential", "import_credentials",
 		[]string{"id", "user_id", "password_hash", "created_at"},
 		`SELECT id, "userId", "passwordHash", "createdAt" AT TIME ZONE 'UTC' FROM `+tbl("Credential"),
 		nil); err != nil {
 		return err
 	}
-	return copyTable("import_accounts",
+	return copyTable("Account", "import_accounts",
 		[]string{"user_id", "type", "provider", "provider_account_id", "refresh_token", "access_token",
 			"expires_at", "token_type", "scope", "id_token", "session_state", "created_at"},
 		`SELECT "userId", type, provider, "providerAccountId", refresh_token, access_token,

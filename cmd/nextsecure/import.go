@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 
 	"github.com/nextsecure/nextsecure/internal/migrate"
 	"github.com/nextsecure/nextsecure/service"
@@ -72,7 +75,9 @@ func cmdImport(ctx context.Context, args []string, env lookup, stdout, stderr io
 	cfg := service.DefaultConfig()
 	cfg.Secrets = ks
 	svc := service.New(pool, cfg, time.Now, newLogger(stderr))
-	rep, err := svc.ImportNextSecure(ctx, src, service.ImportInput{Schema: *schemaName, DryRun: *dryRun, SkipConflicts: *skip})
+	rep, err := svc.ImportNextSecure(ctx, src, service.ImportInput{
+		Schema: *schemaName, DryRun: *dryRun, SkipConflicts: *skip, Progress: importProgress(stderr, time.Now),
+	})
 	for _, line := range rep.ConflictLines {
 		fmt.Fprintln(stdout, "conflict:", line)
 	}
@@ -97,4 +102,39 @@ func cmdImport(ctx context.Context, args []string, env lookup, stdout, stderr io
 		fmt.Fprintln(stdout, "dry run: nothing was written")
 	}
 	return nil
+}
+
+// importProgress shows the copy's progress on w: a bar with rows per second
+// when w is a terminal, else a plain line per table at its end and every
+// 10,000 rows, for logs.
+func importProgress(w io.Writer, now func() time.Time) func(table string, done, total int64) {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		var bar *progressbar.ProgressBar
+		return func(table string, done, total int64) {
+			if done == 0 {
+				bar = progressbar.NewOptions64(total,
+					progressbar.OptionSetWriter(w),
+					progressbar.OptionSetDescription(fmt.Sprintf("%-17s", table)),
+					progressbar.OptionShowCount(),
+					progressbar.OptionShowIts(),
+					progressbar.OptionSetItsString("rows"),
+					progressbar.OptionThrottle(100*time.Millisecond),
+					progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+				)
+				return
+			}
+			_ = bar.Set64(done)
+		}
+	}
+	var start time.Time
+	return func(table string, done, total int64) {
+		if done == 0 {
+			start = now()
+			return
+		}
+		if done == total || done%10000 == 0 {
+			rate := float64(done) / max(now().Sub(start).Seconds(), 1e-3)
+			fmt.Fprintf(w, "%s: %d/%d rows (%.0f rows/s)\n", table, done, total, rate)
+		}
+	}
 }

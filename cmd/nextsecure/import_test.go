@@ -253,3 +253,20 @@ func TestImportNotNextSecure(t *testing.T) {
 		t.Errorf("import without --from = %v", err)
 	}
 }
+
+// Off a terminal, progress is a plain line per table with rows per second.
+func TestImportProgressPlain(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	clock := time.Unix(0, 0)
+	p := importProgress(&buf, func() time.Time { return clock })
+	p("User", 0, 25000)
+	clock = clock.Add(2 * time.Second)
+	p("User", 5000, 25000)
+	p("User", 10000, 25000)
+	clock = clock.Add(3 * time.Second)
+	p("User", 25000, 25000)
+	if want := "User: 10000/25000 rows (5000 rows/s)\nUser: 25000/25000 rows (5000 rows/s)\n"; buf.String() != want {
+		t.Errorf("progress = %q, want %q", buf.String(), want)
+	}
+}
