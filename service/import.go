@@ -140,7 +140,11 @@ func (s *Service) ImportNextSecure(ctx context.Context, srcConn *pgx.Conn, in Im
 	if in.DryRun {
 		return rep, nil // the deferred Rollback undoes everything
 	}
-	return rep, tx.Commit(ctx)
+	if err := tx.Commit(ctx); err != nil {
+		return rep, err
+	}
+	s.forgetLegacyHashes()
+	return rep, nil
 }
 
 // importStage streams the source tables into temporary staging tables.
