@@ -333,6 +333,26 @@ func importMerge(ctx context.Context, tx pgx.Tx, rep *ImportReport) error {
 		return err
 	}
 	accts.Imported = tag.RowsAffected()
+	// A provider account linked to a different nextsecure user is a conflict too.
+	rows, err = tx.Query(ctx, `
+		SELECT a.provider, a.provider_account_id, a.user_id, x.user_id
+		FROM import_accounts a
+		JOIN import_users iu ON iu.id = a.user_id AND NOT iu.conflict
+		JOIN accounts x ON x.provider = a.provider AND x.provider_account_id = a.provider_account_id AND x.user_id <> a.user_id
+		ORDER BY 1, 2`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var provider, id, srcUser, destUser string
+		if err := rows.Scan(&provider, &id, &srcUser, &destUser); err != nil {
+			return err
+		}
+		rep.ConflictLines = append(rep.ConflictLines, fmt.Sprintf("%s account %s: user %s in the source, user %s in nextsecure", provider, id, srcUser, destUser))
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	accts.Skipped += accts.Conflicts
 	rep.Counts = append(rep.Counts, users, creds, accts)
 	return nil

@@ -270,3 +270,33 @@ func TestImportProgressPlain(t *testing.T) {
 		t.Errorf("progress = %q, want %q", buf.String(), want)
 	}
 }
+
+// A source GitHub account already linked to a different nextsecure user is a
+// conflict: the import fails unless --skip-conflicts, which leaves the link.
+func TestImportAccountConflict(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	from, _ := nextSecureSource(t)
+	dest := testdb.NewURL(t)
+	destConn := connect(t, dest)
+	execSQL(t, destConn, `INSERT INTO users (id, email) VALUES ('other', 'other@example.com')`)
+	execSQL(t, destConn, `INSERT INTO accounts (user_id, type, provider, provider_account_id) VALUES ('other', 'oauth', 'github', '4242')`)
+
+	out, err := runImport(ctx, dest, "--from", from)
+	if err == nil || !strings.Contains(out, "github account 4242: user clalice0000000000000000002 in the source, user other in nextsecure") {
+		t.Fatalf("import = %v, printed\n%s\nwant the account conflict listed and a failure", err, out)
+	}
+	if n := countRows(t, destConn, "users"); n != 1 {
+		t.Fatalf("a failed import left %d users, want 1", n)
+	}
+	out, err = runImport(ctx, dest, "--from", from, "--skip-conflicts")
+	if err != nil {
+		t.Fatalf("import --skip-conflicts: %v\n%s", err, out)
+	}
+	wantRow(t, out, "User", "3", "3", "0", "0", "0")
+	wantRow(t, out, "Account", "1", "0", "0", "1", "1")
+	var owner string
+	if err := destConn.QueryRow(ctx, `SELECT user_id FROM accounts WHERE provider_account_id = '4242'`).Scan(&owner); err != nil || owner != "other" {
+		t.Errorf("github 4242 owner = %q, %v; want other", owner, err)
+	}
+}
