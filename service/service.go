@@ -84,6 +84,7 @@ type Service struct {
 	now    func() time.Time
 	log    *slog.Logger
 	hashes *password.Limiter
+	legacy legacyHashes          // bcrypt hashes still in use (legacy_timing.go)
 	meters *meters               // the service's own Prometheus series (metrics.go)
 	jobs   *river.Client[pgx.Tx] // inserts jobs (mail.go); a Worker works them
 
@@ -185,7 +186,11 @@ func (s *Service) hash(ctx context.Context, pw string) (string, error) {
 // verify checks a password against a stored hash within the hashing limit.
 // An empty hash runs the dummy verification, so unknown users cost the same.
 func (s *Service) verify(ctx context.Context, pw, hash string) (ok, rehash bool, err error) {
+	legacy := s.legacyHashesPresent(ctx)
 	lerr := s.withHashSlot(ctx, func() {
+		if legacy {
+			defer padLegacy(pw, hash) // the same cost for every hash (legacy_timing.go)
+		}
 		if hash == "" {
 			password.DummyVerify(pw)
 			return

@@ -6,6 +6,7 @@
 //	nextsecure users create|set-role    manage users
 //	nextsecure secret                   print a new AUTH_SECRET
 //	nextsecure secrets reencrypt        seal stored secrets under the first AUTH_SECRET
+//	nextsecure import --from URL        copy a Next Secure template's database in
 //	nextsecure version                  print the version
 package main
 
@@ -50,6 +51,8 @@ Usage:
   nextsecure users set-role --email E --role R
   nextsecure secret                           print a new AUTH_SECRET
   nextsecure secrets reencrypt [flags]        seal stored secrets under the first AUTH_SECRET
+  nextsecure import --from URL [--schema public] [--dry-run] [--skip-conflicts]
+                                              copy a Next Secure template's database in
   nextsecure version
 
 Run "nextsecure COMMAND --help" for a command's flags. Every flag can also be
@@ -77,6 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdSecret(args[1:], stdout, stderr)
 	case "secrets":
 		return cmdSecrets(ctx, args[1:], env, stdout, stderr)
+	case "import":
+		return cmdImport(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "nextsecure", version())
 		return nil
