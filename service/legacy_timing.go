@@ -13,9 +13,12 @@ import (
 
 // legacyHashes remembers whether credentials still hold bcrypt hashes (from
 // "nextsecure import"), looked up at most once a minute. While they do,
-// every password check costs one argon2id and one bcrypt cost-10 check,
-// whichever the stored hash is or when there is none, so a failed sign-in's
-// time tells neither an unknown email nor a not-yet-upgraded account.
+// every failed password check costs one argon2id and one bcrypt cost-10
+// check, whichever the stored hash is or when there is none, so a failed
+// sign-in's time tells neither an unknown email nor a not-yet-upgraded
+// account. A successful check costs only its own hash: it reveals nothing
+// the right password did not, and sign-ins of users who are not imported
+// keep their speed however long dormant imported accounts stay on bcrypt.
 type legacyHashes struct {
 	mu      sync.Mutex
 	checked time.Time

@@ -188,14 +188,14 @@ func (s *Service) hash(ctx context.Context, pw string) (string, error) {
 func (s *Service) verify(ctx context.Context, pw, hash string) (ok, rehash bool, err error) {
 	legacy := s.legacyHashesPresent(ctx)
 	lerr := s.withHashSlot(ctx, func() {
-		if legacy {
-			defer padLegacy(pw, hash) // the same cost for every hash (legacy_timing.go)
-		}
 		if hash == "" {
 			password.DummyVerify(pw)
-			return
+		} else {
+			ok, rehash, err = password.Verify(pw, hash)
 		}
-		ok, rehash, err = password.Verify(pw, hash)
+		if legacy && !ok {
+			padLegacy(pw, hash) // every failure costs the same (legacy_timing.go)
+		}
 	})
 	if lerr != nil {
 		return false, false, lerr
