@@ -4,17 +4,16 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/nextsecure/nextsecure/internal/secrets"
 	"github.com/nextsecure/nextsecure/internal/testdb"
-	"github.com/nextsecure/nextsecure/service"
 )
 
 //go:embed testdata/nextsecure-prisma.sql
@@ -144,25 +143,21 @@ func TestImportNextSecure(t *testing.T) {
 		t.Errorf("inactive user is_active = %t, %v; want false", active, err)
 	}
 
-	pool, err := pgxpool.New(ctx, dest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	ks, err := secrets.Parse(testAuthSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := service.DefaultConfig()
-	cfg.Secrets = ks
-	svc := service.New(pool, cfg, time.Now, nil)
-	for _, c := range []struct{ email, pw string }{{"admin@example.com", "admin-password-1"}, {"alice@example.com", "alice-password-2"}} {
-		if _, _, err := svc.Login(ctx, service.LoginInput{Email: c.email, Password: c.pw}, service.Meta{}); err != nil {
-			t.Errorf("Login(%s) with the template's password = %v", c.email, err)
+	// The imported users sign in over HTTP, through "nextsecure serve", with
+	// the passwords they had in the template.
+	srv := startServe(t, map[string]string{"DATABASE_URL": dest, "AUTH_SECRET": testAuthSecret})
+	for _, c := range []struct {
+		email, pw string
+		want      int
+	}{
+		{"admin@example.com", "admin-password-1", http.StatusOK},
+		{"alice@example.com", "alice-password-2", http.StatusOK},
+		{"admin@example.com", "wrong", http.StatusUnauthorized},
+	} {
+		r := do(t, "POST", srv.URL+"/v1/auth/login", map[string]string{"email": c.email, "password": c.pw})
+		if r.Status != c.want {
+			t.Errorf("POST /v1/auth/login as %s = %d, want %d", c.email, r.Status, c.want)
 		}
-	}
-	if _, _, err := svc.Login(ctx, service.LoginInput{Email: "admin@example.com", Password: "wrong"}, service.Meta{}); err == nil {
-		t.Error("Login with a wrong password = nil")
 	}
 	var hash string
 	if err := destConn.QueryRow(ctx, `SELECT password_hash FROM credentials WHERE user_id = 'clalice0000000000000000002'`).Scan(&hash); err != nil || !strings.HasPrefix(hash, "$argon2id$") {
