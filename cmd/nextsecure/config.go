@@ -34,6 +34,7 @@ type config struct {
 	SessionTTL     time.Duration
 	SessionMaxTTL  time.Duration
 	RateLimits     bool
+	Pages          bool // serve the browser pages (PAGES)
 	TrustedProxies []netip.Prefix
 	AuthSecret     string
 	// Secrets is AUTH_SECRET parsed; validate sets it.
@@ -116,9 +117,8 @@ func (c *config) bind(fs *flag.FlagSet, env lookup) {
 		c.AuthSecret = v
 		return nil
 	})
-	fs.Func("rate-limits", "'off' disables every limit, for benchmarks only (RATE_LIMITS, default on)", func(s string) error {
-		return c.setRateLimits(s)
-	})
+	fs.Func("rate-limits", "'off' disables every limit, for benchmarks only (RATE_LIMITS, default on)", onOff(&c.RateLimits))
+	fs.Func("pages", "'off' removes the browser pages, when another frontend serves BASE_URL (PAGES, default on)", onOff(&c.Pages))
 	fs.Func("trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For is believed (TRUSTED_PROXIES)", func(s string) error {
 		return c.setTrustedProxies(s)
 	})
@@ -145,8 +145,12 @@ func (c *config) load(env lookup) error {
 			}
 		}
 	}
-	if err := c.setRateLimits(env("RATE_LIMITS")); err != nil {
+	c.Pages = true
+	if err := onOff(&c.RateLimits)(env("RATE_LIMITS")); err != nil {
 		return fmt.Errorf("RATE_LIMITS: %w", err)
+	}
+	if err := onOff(&c.Pages)(env("PAGES")); err != nil {
+		return fmt.Errorf("PAGES: %w", err)
 	}
 	if err := c.setTrustedProxies(env("TRUSTED_PROXIES")); err != nil {
 		return fmt.Errorf("TRUSTED_PROXIES: %w", err)
@@ -169,16 +173,20 @@ func durationFlag(dst *time.Duration) func(string) error {
 	}
 }
 
-func (c *config) setRateLimits(s string) error {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "on", "true", "1":
-		c.RateLimits = true
-	case "off", "false", "0":
-		c.RateLimits = false
-	default:
-		return fmt.Errorf("want on or off, got %q", s)
+// onOff parses a switch into dst; empty leaves it as it is.
+func onOff(dst *bool) func(string) error {
+	return func(s string) error {
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "":
+		case "on", "true", "1":
+			*dst = true
+		case "off", "false", "0":
+			*dst = false
+		default:
+			return fmt.Errorf("want on or off, got %q", s)
+		}
+		return nil
 	}
-	return nil
 }
 
 func (c *config) setTrustedProxies(s string) error {

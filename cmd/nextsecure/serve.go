@@ -79,7 +79,7 @@ func cmdServe(ctx context.Context, args []string, env lookup, stdout, stderr io.
 	}
 	handler := httpapi.New(svc, httpapi.Config{
 		BaseURL: cfg.BaseURL, TrustedProxies: cfg.TrustedProxies, SchemaVersion: migrate.Latest(),
-		OpenAPI: docs.OpenAPI,
+		OpenAPI: docs.OpenAPI, Pages: cfg.Pages,
 	}, logger)
 
 	ln, err := net.Listen("tcp", cfg.Addr)

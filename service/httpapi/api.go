@@ -29,6 +29,8 @@ type Config struct {
 	SchemaVersion int64
 	// OpenAPI is the contract document served at /openapi.yaml.
 	OpenAPI []byte
+	// Pages serves the browser pages (API.md "Browser pages").
+	Pages bool
 }
 
 // Handler is the HTTP API.
@@ -50,6 +52,7 @@ type api struct {
 	secure   bool
 	draining atomic.Bool
 	metrics  *metrics
+	pages    *pages
 }
 
 // New returns the HTTP API over svc.
@@ -79,6 +82,16 @@ func New(svc *service.Service, cfg Config, logger *slog.Logger) *Handler {
 		})
 	})
 	a.routes()
+	if cfg.Pages {
+		p, err := newPages()
+		if err != nil {
+			// The pages are embedded: a template that does not parse is
+			// a build defect, caught by every page test.
+			panic("httpapi: pages: " + err.Error())
+		}
+		a.pages = p
+		a.pageRoutes()
+	}
 	return &Handler{Handler: a.common(a.router), api: a}
 }
 

@@ -85,10 +85,24 @@ func (b *syncBuffer) String() string {
 // limits are on, as in production, unless it turns them off.
 func newEnv(t *testing.T, configure ...func(*service.Config)) *env {
 	t.Helper()
+	return startEnv(t, false, configure...)
+}
+
+// startEnv is newEnv; with pages, the server also serves the browser pages
+// and its BASE_URL is its own address (a browser follows the links), which
+// e.base returns.
+func startEnv(t *testing.T, pages bool, configure ...func(*service.Config)) *env {
+	t.Helper()
 	e := &env{t: t, pool: testdb.New(t), smtp: smtptest.Start(t), logs: &syncBuffer{},
 		clock: &clock{t: time.Now().UTC().Truncate(time.Second)}}
+	base := baseURL
+	if pages {
+		e.srv = httptest.NewServer(nil)
+		t.Cleanup(e.srv.Close)
+		base = e.srv.URL
+	}
 	cfg := service.DefaultConfig()
-	cfg.BaseURL = baseURL
+	cfg.BaseURL = base
 	// Tests share two cores with parallel tests and the database; a
 	// generous wait for a hashing slot keeps them from seeing 503 busy.
 	cfg.HashWait = time.Minute
@@ -99,8 +113,13 @@ func newEnv(t *testing.T, configure ...func(*service.Config)) *env {
 	e.svc = service.New(e.pool, cfg, e.clock.Now, logger)
 	e.worker = e.startWorker(e.svc)
 	h := httpapi.New(e.svc, httpapi.Config{
-		BaseURL: baseURL, SchemaVersion: migrate.Latest(), OpenAPI: docs.OpenAPI,
+		BaseURL: base, SchemaVersion: migrate.Latest(), OpenAPI: docs.OpenAPI, Pages: pages,
 	}, logger)
+	if pages {
+		// Set before the first request: the server reads it per request.
+		e.srv.Config.Handler = h
+		return e
+	}
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	return e

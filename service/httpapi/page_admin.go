@@ -1,0 +1,5 @@
+package httpapi
+
+// The administration page, /admin.
+
+func (a *api) adminPages() {}
