@@ -229,7 +229,7 @@ func (f *form) fieldErrors(err error) bool {
 // field is one input, as the "field" template renders it.
 type field struct {
 	ID, Name, Label, Type, Autocomplete, InputMode, Value, Error string
-	Autofocus, Required                                        bool
+	Autofocus, Required                                          bool
 }
 
 // pageFuncs are the templates' helpers.
