@@ -105,6 +105,18 @@ func (a *api) handleResetPasswordPost() http.Handler {
 	})
 }
 
+// keepToken is the data of a link page whose post failed with err: the
+// token stays in the form when trying again may work (too many requests,
+// a moment of unavailability), and is dropped when the link is spent or
+// refused, so the page offers a new one.
+func keepToken(r *http.Request, err error) tokenData {
+	switch service.ErrorCode(err) {
+	case service.CodeRateLimited, service.CodeUnavailable:
+		return tokenData{Token: r.PostFormValue("token")}
+	}
+	return tokenData{}
+}
+
 const magicTitle = "Sign in with a link"
 
 // handleMagicLinkPage explains the emailed sign-in link and offers the
@@ -135,7 +147,7 @@ func (a *api) handleMagicLinkPost() http.Handler {
 		}
 		if err != nil {
 			a.render(w, r, pageStatus(w, err), "magic-link", view{
-				Title: magicTitle, Error: a.pageMessage(r, err), Data: tokenData{},
+				Title: magicTitle, Error: a.pageMessage(r, err), Data: keepToken(r, err),
 			})
 			return
 		}
@@ -171,7 +183,7 @@ func (a *api) handleConfirmEmailPost() http.Handler {
 		p, signedIn, authErr := a.signedIn(w, r)
 		signedIn = signedIn && authErr == nil
 		if err != nil {
-			v := view{Title: confirmTitle, Error: a.pageMessage(r, err), Data: tokenData{}}
+			v := view{Title: confirmTitle, Error: a.pageMessage(r, err), Data: keepToken(r, err)}
 			if signedIn {
 				v.User = &p.User
 			}

@@ -1,7 +1,10 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -377,4 +380,224 @@ func TestBrowserConfirmEmailChange(t *testing.T) {
 		t.Fatalf("a wrong token: status %d, want 400", s)
 	}
 	other.wantText("[role=alert]", "invalid or has expired")
+}
+
+// postForm posts a form to e's server as a browser on the same site would
+// (Sec-Fetch-Site same-origin), with extra headers and cookies, and does
+// not follow redirects.
+func postForm(t *testing.T, e *env, path string, form url.Values, header map[string]string, cookies ...*http.Cookie) *http.Response {
+	t.Helper()
+	hr, err := http.NewRequest("POST", e.srv.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	hr.Header.Set("Sec-Fetch-Site", "same-origin")
+	for k, v := range header {
+		hr.Header.Set(k, v)
+	}
+	for _, c := range cookies {
+		hr.AddCookie(c)
+	}
+	return pageClient(t, e, hr)
+}
+
+// getPage gets path without following redirects.
+func getPage(t *testing.T, e *env, path string, cookies ...*http.Cookie) *http.Response {
+	t.Helper()
+	hr, err := http.NewRequest("GET", e.srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cookies {
+		hr.AddCookie(c)
+	}
+	return pageClient(t, e, hr)
+}
+
+func pageClient(t *testing.T, e *env, hr *http.Request) *http.Response {
+	t.Helper()
+	client := *e.srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, err := client.Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	if res.StatusCode >= 500 {
+		t.Errorf("%s %s answered %d %s", hr.Method, hr.URL.Path, res.StatusCode, truncate(body))
+	}
+	return res
+}
+
+func bodyOf(t *testing.T, res *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestPageLinksHeaders opens each page an emailed link leads to: 200, the
+// token only in the form's hidden field, never cached, no referrer, the
+// strict CSP and no script.
+func TestPageLinksHeaders(t *testing.T) {
+	t.Parallel()
+	e := newPageEnv(t)
+	for _, path := range []string{"/reset-password", "/magic-link", "/confirm-email"} {
+		res := getPage(t, e, path+"?token=tok-123_abc")
+		body := bodyOf(t, res)
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %d", path, res.StatusCode)
+		}
+		for k, want := range map[string]string{
+			"Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+		} {
+			if got := res.Header.Get(k); got != want {
+				t.Errorf("GET %s: %s = %q, want %q", path, k, got, want)
+			}
+		}
+		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") ||
+			!strings.Contains(csp, "form-action 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("GET %s: CSP %q", path, csp)
+		}
+		if !strings.Contains(body, `<form method="post" action="`+path+`"`) ||
+			!strings.Contains(body, `<input type="hidden" name="token" value="tok-123_abc">`) {
+			t.Errorf("GET %s: no form posting the token to %s:\n%s", path, path, body)
+		}
+		if strings.Contains(body, "<script") {
+			t.Errorf("GET %s has a script", path)
+		}
+		// Without a token the page offers a new link instead of a form.
+		res = getPage(t, e, path)
+		if body := bodyOf(t, res); res.StatusCode != http.StatusOK || strings.Contains(body, `name="token"`) ||
+			!strings.Contains(body, `id="ask-again"`) {
+			t.Errorf("GET %s without a token: %d\n%s", path, res.StatusCode, body)
+		}
+	}
+	if res := getPage(t, e, "/forgot-password"); res.StatusCode != http.StatusOK {
+		t.Errorf("GET /forgot-password: %d", res.StatusCode)
+	}
+}
+
+// TestPageLinksCrossOrigin posts each link page's form from another site:
+// 403, and the token is still good afterwards.
+func TestPageLinksCrossOrigin(t *testing.T) {
+	t.Parallel()
+	e := newPageEnv(t)
+	id := e.seedPasswordUser("xena@example.com", goodPassword)
+	reset := e.seedResetToken(id, "xena@example.com")
+	e.do(req{method: "POST", path: "/v1/auth/magic-link", body: map[string]string{"email": "xena@example.com"}}).
+		wantStatus(t, http.StatusAccepted)
+	magic := strings.TrimPrefix(e.mailedLink("xena@example.com", "/magic-link?token="), e.srv.URL+"/magic-link?token=")
+	for _, tt := range []struct {
+		name, path string
+		form       url.Values
+		header     map[string]string
+	}{
+		{"reset cross-site", "/reset-password", url.Values{"token": {reset}, "password": {"an attacker's pass phrase"}},
+			map[string]string{"Sec-Fetch-Site": "cross-site"}},
+		{"reset other origin", "/reset-password", url.Values{"token": {reset}, "password": {"an attacker's pass phrase"}},
+			map[string]string{"Sec-Fetch-Site": "", "Origin": "http://evil.example"}},
+		{"magic cross-site", "/magic-link", url.Values{"token": {magic}}, map[string]string{"Sec-Fetch-Site": "cross-site"}},
+		{"forgot cross-site", "/forgot-password", url.Values{"email": {"xena@example.com"}}, map[string]string{"Sec-Fetch-Site": "cross-site"}},
+		{"confirm cross-site", "/confirm-email", url.Values{"token": {"x"}}, map[string]string{"Sec-Fetch-Site": "cross-site"}},
+		{"mfa cross-site", "/login/mfa", url.Values{"code": {"123456"}}, map[string]string{"Sec-Fetch-Site": "cross-site"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := postForm(t, e, tt.path, tt.form, tt.header)
+			if res.StatusCode != http.StatusForbidden {
+				t.Errorf("got %d, want 403", res.StatusCode)
+			}
+			for _, c := range res.Cookies() {
+				if c.Name == "session" && c.MaxAge >= 0 {
+					t.Error("a refused post set a session cookie")
+				}
+			}
+		})
+	}
+	wantSession(t, e.do(req{method: "POST", path: "/v1/auth/magic-link/verify", body: map[string]string{"token": magic}}))
+	e.do(req{method: "POST", path: "/v1/auth/password/reset", body: map[string]string{"token": reset, "password": "the owner's new phrase"}}).
+		wantStatus(t, http.StatusNoContent)
+}
+
+// TestPageMFAWithoutToken: /login/mfa without the mfa cookie, or with a dead
+// one, goes back to /login, and a dead cookie is removed.
+func TestPageMFAWithoutToken(t *testing.T) {
+	t.Parallel()
+	e := newPageEnv(t, withAuthSecret(t))
+	if res := getPage(t, e, "/login/mfa"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
+		t.Errorf("GET without the cookie: %d to %q, want 303 to /login", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res := postForm(t, e, "/login/mfa", url.Values{"code": {"123456"}}, nil); res.StatusCode != http.StatusSeeOther ||
+		res.Header.Get("Location") != "/login" {
+		t.Errorf("POST without the cookie: %d to %q, want 303 to /login", res.StatusCode, res.Header.Get("Location"))
+	}
+	dead := &http.Cookie{Name: "mfa_token", Value: "not-a-live-token"}
+	if res := getPage(t, e, "/login/mfa", dead); res.StatusCode != http.StatusOK {
+		t.Errorf("GET with a cookie: %d, want 200", res.StatusCode)
+	}
+	res := postForm(t, e, "/login/mfa", url.Values{"code": {"123456"}}, nil, dead)
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
+		t.Errorf("POST with a dead token: %d to %q, want 303 to /login", res.StatusCode, res.Header.Get("Location"))
+	}
+	cleared := false
+	for _, c := range res.Cookies() {
+		if c.Name == "mfa_token" && c.MaxAge < 0 {
+			cleared = true
+		}
+		if c.Name == "session" && c.MaxAge >= 0 {
+			t.Error("a dead mfa token set a session cookie")
+		}
+	}
+	if !cleared {
+		t.Errorf("a dead mfa cookie was not removed: %q", res.Header.Values("Set-Cookie"))
+	}
+}
+
+// TestPageLinksThrottled: each page counts its posts under the JSON
+// route's name, so the limit is shared: past it both answer 429 with
+// Retry-After.
+func TestPageLinksThrottled(t *testing.T) {
+	t.Parallel()
+	e := newPageEnv(t, withAuthSecret(t))
+	for _, tt := range []struct {
+		route, path, api string
+		form             url.Values
+		body             map[string]string
+	}{
+		{"forgot", "/forgot-password", "/v1/auth/password/forgot", url.Values{"email": {"nobody"}}, map[string]string{"email": "nobody"}},
+		{"reset", "/reset-password", "/v1/auth/password/reset", url.Values{"token": {"x"}, "password": {"short"}},
+			map[string]string{"token": "x", "password": "short"}},
+		{"magic-link-verify", "/magic-link", "/v1/auth/magic-link/verify", url.Values{"token": {"x"}}, map[string]string{"token": "x"}},
+		{"email-confirm", "/confirm-email", "/v1/auth/email/confirm", url.Values{"token": {"x"}}, map[string]string{"token": "x"}},
+		{"login-mfa", "/login/mfa", "/v1/auth/login/mfa", url.Values{"code": {"123456"}}, map[string]string{"mfaToken": "x", "code": "123456"}},
+	} {
+		t.Run(tt.route, func(t *testing.T) {
+			cookie := &http.Cookie{Name: "mfa_token", Value: "x"}
+			postForm(t, e, tt.path, tt.form, nil, cookie)
+			key := "ip:" + tt.route + ":%"
+			if n := e.count(`SELECT COALESCE(sum(count), 0)::int FROM rate_limits WHERE key LIKE $1`, key); n != 1 {
+				t.Fatalf("the page's post counted %d times under %s, want 1", n, key)
+			}
+			e.exec(`UPDATE rate_limits SET count = 1000 WHERE key LIKE $1`, key)
+			res := postForm(t, e, tt.path, tt.form, nil, cookie)
+			if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+				t.Errorf("past the limit the page answered %d (Retry-After %q), want 429 with Retry-After",
+					res.StatusCode, res.Header.Get("Retry-After"))
+			}
+			// A link's token stays in the form: it is not spent, so trying
+			// again later works.
+			if tt.form.Has("token") && !strings.Contains(bodyOf(t, res), `name="token" value="x"`) {
+				t.Errorf("the 429 page dropped the link's token")
+			}
+			e.do(req{method: "POST", path: tt.api, body: tt.body}).wantProblem(t, http.StatusTooManyRequests, "rate_limited")
+		})
+	}
 }
