@@ -25,7 +25,7 @@ func TestBrowserForgotAndReset(t *testing.T) {
 	e := newPageEnv(t)
 	id := e.seedPasswordUser("rita@example.com", goodPassword)
 	old := e.seedSession(id)
-	tb := e.newTab()
+	tb := e.newTab(withoutJavaScript)
 
 	tb.open("/login")
 	tb.submit("a[href='/forgot-password']")
