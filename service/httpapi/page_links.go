@@ -208,12 +208,15 @@ type mfaData struct {
 }
 
 func (a *api) mfaView(code, recovery *form, msg string) view {
-	if code == nil {
-		// The code is what the person came to type: focus it.
-		code = &form{Values: map[string]string{}, Errors: map[string]string{}, first: "code"}
-	}
 	if recovery == nil {
 		recovery = &form{Values: map[string]string{}, Errors: map[string]string{}}
+	}
+	if code == nil {
+		code = &form{Values: map[string]string{}, Errors: map[string]string{}}
+		if recovery.first == "" {
+			// The code is what the person came to type: focus it.
+			code.first = "code"
+		}
 	}
 	return view{Title: mfaTitle, Form: code, Error: msg, Data: mfaData{Recovery: recovery}}
 }
@@ -242,17 +245,17 @@ func (a *api) handleMFAPost() http.Handler {
 			seeOther(w, r, "/login")
 			return
 		}
-		recovery := r.PostFormValue("action") == "recovery"
+		// Each form sends one kind of code; the other form stays empty.
 		var code, rec *form
+		sent, field := &code, "code"
 		in := service.MFALoginInput{Token: c.Value}
-		field := "code"
-		if recovery {
-			rec, field = newForm(r, "recoveryCode"), "recoveryCode"
-			in.RecoveryCode = r.PostFormValue("recoveryCode")
+		if r.PostFormValue("action") == "recovery" {
+			sent, field = &rec, "recoveryCode"
+			in.RecoveryCode = r.PostFormValue(field)
 		} else {
-			code = newForm(r, "code")
-			in.Code = r.PostFormValue("code")
+			in.Code = r.PostFormValue(field)
 		}
+		*sent = newForm(r, field)
 		err = a.svc.ThrottleIP(r.Context(), "login-mfa", a.clientIP(r))
 		var session service.SessionToken
 		if err == nil {
@@ -269,13 +272,8 @@ func (a *api) handleMFAPost() http.Handler {
 			a.setFlash(w, "mfa_expired")
 			seeOther(w, r, "/login")
 		case service.CodeInvalidCode:
-			v := a.mfaView(code, rec, "")
-			if recovery {
-				v.Data.(mfaData).Recovery.fail(field, a.pageMessage(r, err))
-			} else {
-				v.Form.fail(field, a.pageMessage(r, err))
-			}
-			a.render(w, r, pageStatus(w, err), "login-mfa", v)
+			(*sent).fail(field, a.pageMessage(r, err))
+			a.render(w, r, pageStatus(w, err), "login-mfa", a.mfaView(code, rec, ""))
 		case service.CodeAccountDisabled:
 			// The service spent the token: nothing is left to finish.
 			a.clearMFACookie(w)

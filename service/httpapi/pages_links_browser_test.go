@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/nextsecure/nextsecure/internal/oauthtest"
 )
 
@@ -218,6 +220,9 @@ func TestBrowserMFASignIn(t *testing.T) {
 		t.Errorf("code aria-invalid = %q, want true", got)
 	}
 	tb.wantText("#f-code-error", "incorrect")
+	if got := get(tb, "focus", chromedp.Evaluate[string]("document.activeElement.id")); got != "f-code" {
+		t.Errorf("focus on %q after a wrong code, want f-code", got)
+	}
 	tb.fill("#f-code", e.code(u.secret, 0))
 	tb.submit("#code-form button")
 	tb.wantPath("/account")
@@ -255,6 +260,9 @@ func TestBrowserMFASignIn(t *testing.T) {
 	}
 	if got := again.attr("#f-recoveryCode", "aria-invalid"); got != "true" {
 		t.Errorf("recovery code aria-invalid = %q, want true", got)
+	}
+	if got := get(again, "focus", chromedp.Evaluate[string]("document.activeElement.id")); got != "f-recoveryCode" {
+		t.Errorf("focus on %q after a wrong recovery code, want f-recoveryCode", got)
 	}
 }
 
