@@ -609,3 +609,47 @@ func TestPageLinksThrottled(t *testing.T) {
 		})
 	}
 }
+
+// TestPageLinksOutcomes: an email change confirmed in a browser that is not
+// signed in goes to /login with the message; a deactivated account's
+// magic link answers 403 with a sentence and no session.
+func TestPageLinksOutcomes(t *testing.T) {
+	t.Parallel()
+	e := newPageEnv(t)
+	id := e.seedPasswordUser("wren@example.com", goodPassword)
+	session := e.seedSession(id)
+	changeEmail(t, e, session, "wren.new@example.com")
+	token := strings.TrimPrefix(e.mailedLink("wren.new@example.com", "/confirm-email?token="), e.srv.URL+"/confirm-email?token=")
+	res := postForm(t, e, "/confirm-email", url.Values{"token": {token}}, nil)
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
+		t.Fatalf("confirm signed out: %d to %q, want 303 to /login", res.StatusCode, res.Header.Get("Location"))
+	}
+	flash := ""
+	for _, c := range res.Cookies() {
+		if c.Name == "flash" {
+			flash = c.Value
+		}
+	}
+	if flash != "email_confirmed" {
+		t.Errorf("flash %q, want email_confirmed", flash)
+	}
+	if got := e.whoami(session).Email; got != "wren.new@example.com" {
+		t.Errorf("email %s, want wren.new@example.com", got)
+	}
+
+	other := e.seedPasswordUser("yann@example.com", goodPassword)
+	e.do(req{method: "POST", path: "/v1/auth/magic-link", body: map[string]string{"email": "yann@example.com"}}).
+		wantStatus(t, http.StatusAccepted)
+	magic := strings.TrimPrefix(e.mailedLink("yann@example.com", "/magic-link?token="), e.srv.URL+"/magic-link?token=")
+	e.exec(`UPDATE users SET is_active = false WHERE id = $1`, other)
+	res = postForm(t, e, "/magic-link", url.Values{"token": {magic}}, nil)
+	if body := bodyOf(t, res); res.StatusCode != http.StatusForbidden || !strings.Contains(body, `role="alert"`) ||
+		strings.Contains(body, `name="token"`) {
+		t.Errorf("a deactivated account's link: %d\n%s", res.StatusCode, body)
+	}
+	for _, c := range res.Cookies() {
+		if c.Name == "session" && c.MaxAge >= 0 {
+			t.Error("a deactivated account's link set a session cookie")
+		}
+	}
+}
