@@ -27,10 +27,10 @@ func (a *api) linkPages() {
 	a.page("/login/mfa", a.handleMFAPage(), a.handleMFAPost())
 }
 
-// tokenData is the own data of a page reached from an emailed link: the
+// linkTokenData is the own data of a page reached from an emailed link: the
 // token the link carries, put in the form's hidden field ("" when the page
 // has none, or it was spent: the page then offers a new link).
-type tokenData struct {
+type linkTokenData struct {
 	Token string
 }
 
@@ -69,7 +69,7 @@ const resetTitle = "Choose a new password"
 func (a *api) handleResetPasswordPage() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, http.StatusOK, "reset-password", view{
-			Title: resetTitle, Form: newForm(r), Data: tokenData{Token: r.URL.Query().Get("token")},
+			Title: resetTitle, Form: newForm(r), Data: linkTokenData{Token: r.URL.Query().Get("token")},
 		})
 	})
 }
@@ -89,11 +89,11 @@ func (a *api) handleResetPasswordPost() http.Handler {
 			}, a.meta(r))
 		}
 		if err != nil {
-			v := view{Title: resetTitle, Form: f, Data: tokenData{Token: token}}
+			v := view{Title: resetTitle, Form: f, Data: linkTokenData{Token: token}}
 			if !f.fieldErrors(err) {
 				v.Error = a.pageMessage(r, err)
 				if service.ErrorCode(err) == service.CodeInvalidToken {
-					v.Data = tokenData{}
+					v.Data = linkTokenData{}
 				}
 			}
 			a.render(w, r, pageStatus(w, err), "reset-password", v)
@@ -105,16 +105,16 @@ func (a *api) handleResetPasswordPost() http.Handler {
 	})
 }
 
-// keepToken is the data of a link page whose post failed with err: the
+// keepLinkToken is the data of a link page whose post failed with err: the
 // token stays in the form when trying again may work (too many requests,
 // a moment of unavailability), and is dropped when the link is spent or
 // refused, so the page offers a new one.
-func keepToken(r *http.Request, err error) tokenData {
+func keepLinkToken(r *http.Request, err error) linkTokenData {
 	switch service.ErrorCode(err) {
 	case service.CodeRateLimited, service.CodeUnavailable:
-		return tokenData{Token: r.PostFormValue("token")}
+		return linkTokenData{Token: r.PostFormValue("token")}
 	}
-	return tokenData{}
+	return linkTokenData{}
 }
 
 const magicTitle = "Sign in with a link"
@@ -124,7 +124,7 @@ const magicTitle = "Sign in with a link"
 func (a *api) handleMagicLinkPage() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, http.StatusOK, "magic-link", view{
-			Title: magicTitle, Data: tokenData{Token: r.URL.Query().Get("token")},
+			Title: magicTitle, Data: linkTokenData{Token: r.URL.Query().Get("token")},
 		})
 	})
 }
@@ -147,7 +147,7 @@ func (a *api) handleMagicLinkPost() http.Handler {
 		}
 		if err != nil {
 			a.render(w, r, pageStatus(w, err), "magic-link", view{
-				Title: magicTitle, Error: a.pageMessage(r, err), Data: keepToken(r, err),
+				Title: magicTitle, Error: a.pageMessage(r, err), Data: keepLinkToken(r, err),
 			})
 			return
 		}
@@ -163,7 +163,7 @@ const confirmTitle = "Confirm your new email address"
 // the button that uses it.
 func (a *api) handleConfirmEmailPage() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v := view{Title: confirmTitle, Data: tokenData{Token: r.URL.Query().Get("token")}}
+		v := view{Title: confirmTitle, Data: linkTokenData{Token: r.URL.Query().Get("token")}}
 		if p, ok, err := a.signedIn(w, r); err == nil && ok {
 			v.User = &p.User
 		}
@@ -183,7 +183,7 @@ func (a *api) handleConfirmEmailPost() http.Handler {
 		p, signedIn, authErr := a.signedIn(w, r)
 		signedIn = signedIn && authErr == nil
 		if err != nil {
-			v := view{Title: confirmTitle, Error: a.pageMessage(r, err), Data: keepToken(r, err)}
+			v := view{Title: confirmTitle, Error: a.pageMessage(r, err), Data: keepLinkToken(r, err)}
 			if signedIn {
 				v.User = &p.User
 			}
@@ -201,13 +201,13 @@ func (a *api) handleConfirmEmailPost() http.Handler {
 
 const mfaTitle = "Two-factor authentication"
 
-// mfaData is /login/mfa's own data: the recovery-code form (the view's
+// loginMFAData is /login/mfa's own data: the recovery-code form (the view's
 // Form is the code one).
-type mfaData struct {
+type loginMFAData struct {
 	Recovery *form
 }
 
-func (a *api) mfaView(code, recovery *form, msg string) view {
+func (a *api) loginMFAView(code, recovery *form, msg string) view {
 	if recovery == nil {
 		recovery = &form{Values: map[string]string{}, Errors: map[string]string{}}
 	}
@@ -218,7 +218,7 @@ func (a *api) mfaView(code, recovery *form, msg string) view {
 			code.first = "code"
 		}
 	}
-	return view{Title: mfaTitle, Form: code, Error: msg, Data: mfaData{Recovery: recovery}}
+	return view{Title: mfaTitle, Form: code, Error: msg, Data: loginMFAData{Recovery: recovery}}
 }
 
 // handleMFAPage asks for the second factor of a sign-in whose first factor
@@ -230,7 +230,7 @@ func (a *api) handleMFAPage() http.Handler {
 			seeOther(w, r, "/login")
 			return
 		}
-		a.render(w, r, http.StatusOK, "login-mfa", a.mfaView(nil, nil, ""))
+		a.render(w, r, http.StatusOK, "login-mfa", a.loginMFAView(nil, nil, ""))
 	})
 }
 
@@ -273,13 +273,13 @@ func (a *api) handleMFAPost() http.Handler {
 			seeOther(w, r, "/login")
 		case service.CodeInvalidCode:
 			(*sent).fail(field, a.pageMessage(r, err))
-			a.render(w, r, pageStatus(w, err), "login-mfa", a.mfaView(code, rec, ""))
+			a.render(w, r, pageStatus(w, err), "login-mfa", a.loginMFAView(code, rec, ""))
 		case service.CodeAccountDisabled:
 			// The service spent the token: nothing is left to finish.
 			a.clearMFACookie(w)
 			a.renderError(w, r, pageStatus(w, err), a.pageMessage(r, err))
 		default:
-			a.render(w, r, pageStatus(w, err), "login-mfa", a.mfaView(code, rec, a.pageMessage(r, err)))
+			a.render(w, r, pageStatus(w, err), "login-mfa", a.loginMFAView(code, rec, a.pageMessage(r, err)))
 		}
 	})
 }

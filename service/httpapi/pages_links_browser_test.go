@@ -188,7 +188,7 @@ func TestBrowserTokenNotConsumedByGet(t *testing.T) {
 // cookie /login/mfa goes back to /login.
 func TestBrowserMFASignIn(t *testing.T) {
 	t.Parallel()
-	e := newPageEnv(t, withAuthSecret(t))
+	e := newPageEnv(t, withLinkAuthSecret(t))
 	u := e.seedMFAUser("tess@example.com")
 
 	lost := e.newTab()
@@ -271,7 +271,7 @@ func TestBrowserMFASignIn(t *testing.T) {
 // cookie is gone.
 func TestBrowserMFAExpired(t *testing.T) {
 	t.Parallel()
-	e := newPageEnv(t, withAuthSecret(t))
+	e := newPageEnv(t, withLinkAuthSecret(t))
 	u := e.seedMFAUser("uma@example.com")
 	tb := e.newTab()
 	tb.open("/login")
@@ -294,7 +294,7 @@ func TestBrowserMFAExpired(t *testing.T) {
 // signed in at /account. A user with two-factor on is sent to /login/mfa.
 func TestBrowserProviderSignIn(t *testing.T) {
 	t.Parallel()
-	p := newPageProviders(t)
+	p := newLinkProviders(t)
 	e := p.env
 	tb := e.newTab()
 	tb.open("/login")
@@ -356,7 +356,7 @@ func TestBrowserConfirmEmailChange(t *testing.T) {
 	tb.submit("form[action='/login'] button[type=submit]")
 	tb.wantPath("/account")
 
-	changeEmail(t, e, api, "vera.new@example.com")
+	requestEmailChange(t, e, api, "vera.new@example.com")
 	link := strings.TrimPrefix(e.mailedLink("vera.new@example.com", "/confirm-email?token="), e.srv.URL)
 	tb.open(link)
 	tb.wantText("main", "makes this address the email of your account")
@@ -371,7 +371,7 @@ func TestBrowserConfirmEmailChange(t *testing.T) {
 	}
 
 	// Taken meanwhile, in a browser that is not signed in.
-	changeEmail(t, e, api, "vera.third@example.com")
+	requestEmailChange(t, e, api, "vera.third@example.com")
 	link = strings.TrimPrefix(e.mailedLink("vera.third@example.com", "/confirm-email?token="), e.srv.URL)
 	e.seedPasswordUser("vera.third@example.com", goodPassword)
 	other := e.newTab()
@@ -393,7 +393,7 @@ func TestBrowserConfirmEmailChange(t *testing.T) {
 // postForm posts a form to e's server as a browser on the same site would
 // (Sec-Fetch-Site same-origin), with extra headers and cookies, and does
 // not follow redirects.
-func postForm(t *testing.T, e *env, path string, form url.Values, header map[string]string, cookies ...*http.Cookie) *http.Response {
+func linkPost(t *testing.T, e *env, path string, form url.Values, header map[string]string, cookies ...*http.Cookie) *http.Response {
 	t.Helper()
 	hr, err := http.NewRequest("POST", e.srv.URL+path, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -407,11 +407,11 @@ func postForm(t *testing.T, e *env, path string, form url.Values, header map[str
 	for _, c := range cookies {
 		hr.AddCookie(c)
 	}
-	return pageClient(t, e, hr)
+	return linkExchange(t, e, hr)
 }
 
 // getPage gets path without following redirects.
-func getPage(t *testing.T, e *env, path string, cookies ...*http.Cookie) *http.Response {
+func linkGet(t *testing.T, e *env, path string, cookies ...*http.Cookie) *http.Response {
 	t.Helper()
 	hr, err := http.NewRequest("GET", e.srv.URL+path, nil)
 	if err != nil {
@@ -420,10 +420,10 @@ func getPage(t *testing.T, e *env, path string, cookies ...*http.Cookie) *http.R
 	for _, c := range cookies {
 		hr.AddCookie(c)
 	}
-	return pageClient(t, e, hr)
+	return linkExchange(t, e, hr)
 }
 
-func pageClient(t *testing.T, e *env, hr *http.Request) *http.Response {
+func linkExchange(t *testing.T, e *env, hr *http.Request) *http.Response {
 	t.Helper()
 	client := *e.srv.Client()
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -443,7 +443,7 @@ func pageClient(t *testing.T, e *env, hr *http.Request) *http.Response {
 	return res
 }
 
-func bodyOf(t *testing.T, res *http.Response) string {
+func linkBody(t *testing.T, res *http.Response) string {
 	t.Helper()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
@@ -459,8 +459,8 @@ func TestPageLinksHeaders(t *testing.T) {
 	t.Parallel()
 	e := newPageEnv(t)
 	for _, path := range []string{"/reset-password", "/magic-link", "/confirm-email"} {
-		res := getPage(t, e, path+"?token=tok-123_abc")
-		body := bodyOf(t, res)
+		res := linkGet(t, e, path+"?token=tok-123_abc")
+		body := linkBody(t, res)
 		if res.StatusCode != http.StatusOK {
 			t.Errorf("GET %s: %d", path, res.StatusCode)
 		}
@@ -483,13 +483,13 @@ func TestPageLinksHeaders(t *testing.T) {
 			t.Errorf("GET %s has a script", path)
 		}
 		// Without a token the page offers a new link instead of a form.
-		res = getPage(t, e, path)
-		if body := bodyOf(t, res); res.StatusCode != http.StatusOK || strings.Contains(body, `name="token"`) ||
+		res = linkGet(t, e, path)
+		if body := linkBody(t, res); res.StatusCode != http.StatusOK || strings.Contains(body, `name="token"`) ||
 			!strings.Contains(body, `id="ask-again"`) {
 			t.Errorf("GET %s without a token: %d\n%s", path, res.StatusCode, body)
 		}
 	}
-	if res := getPage(t, e, "/forgot-password"); res.StatusCode != http.StatusOK {
+	if res := linkGet(t, e, "/forgot-password"); res.StatusCode != http.StatusOK {
 		t.Errorf("GET /forgot-password: %d", res.StatusCode)
 	}
 }
@@ -519,7 +519,7 @@ func TestPageLinksCrossOrigin(t *testing.T) {
 		{"mfa cross-site", "/login/mfa", url.Values{"code": {"123456"}}, map[string]string{"Sec-Fetch-Site": "cross-site"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			res := postForm(t, e, tt.path, tt.form, tt.header)
+			res := linkPost(t, e, tt.path, tt.form, tt.header)
 			if res.StatusCode != http.StatusForbidden {
 				t.Errorf("got %d, want 403", res.StatusCode)
 			}
@@ -539,19 +539,19 @@ func TestPageLinksCrossOrigin(t *testing.T) {
 // one, goes back to /login, and a dead cookie is removed.
 func TestPageMFAWithoutToken(t *testing.T) {
 	t.Parallel()
-	e := newPageEnv(t, withAuthSecret(t))
-	if res := getPage(t, e, "/login/mfa"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
+	e := newPageEnv(t, withLinkAuthSecret(t))
+	if res := linkGet(t, e, "/login/mfa"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
 		t.Errorf("GET without the cookie: %d to %q, want 303 to /login", res.StatusCode, res.Header.Get("Location"))
 	}
-	if res := postForm(t, e, "/login/mfa", url.Values{"code": {"123456"}}, nil); res.StatusCode != http.StatusSeeOther ||
+	if res := linkPost(t, e, "/login/mfa", url.Values{"code": {"123456"}}, nil); res.StatusCode != http.StatusSeeOther ||
 		res.Header.Get("Location") != "/login" {
 		t.Errorf("POST without the cookie: %d to %q, want 303 to /login", res.StatusCode, res.Header.Get("Location"))
 	}
 	dead := &http.Cookie{Name: "mfa_token", Value: "not-a-live-token"}
-	if res := getPage(t, e, "/login/mfa", dead); res.StatusCode != http.StatusOK {
+	if res := linkGet(t, e, "/login/mfa", dead); res.StatusCode != http.StatusOK {
 		t.Errorf("GET with a cookie: %d, want 200", res.StatusCode)
 	}
-	res := postForm(t, e, "/login/mfa", url.Values{"code": {"123456"}}, nil, dead)
+	res := linkPost(t, e, "/login/mfa", url.Values{"code": {"123456"}}, nil, dead)
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
 		t.Errorf("POST with a dead token: %d to %q, want 303 to /login", res.StatusCode, res.Header.Get("Location"))
 	}
@@ -574,7 +574,7 @@ func TestPageMFAWithoutToken(t *testing.T) {
 // Retry-After.
 func TestPageLinksThrottled(t *testing.T) {
 	t.Parallel()
-	e := newPageEnv(t, withAuthSecret(t))
+	e := newPageEnv(t, withLinkAuthSecret(t))
 	for _, tt := range []struct {
 		route, path, api string
 		form             url.Values
@@ -589,20 +589,20 @@ func TestPageLinksThrottled(t *testing.T) {
 	} {
 		t.Run(tt.route, func(t *testing.T) {
 			cookie := &http.Cookie{Name: "mfa_token", Value: "x"}
-			postForm(t, e, tt.path, tt.form, nil, cookie)
+			linkPost(t, e, tt.path, tt.form, nil, cookie)
 			key := "ip:" + tt.route + ":%"
 			if n := e.count(`SELECT COALESCE(sum(count), 0)::int FROM rate_limits WHERE key LIKE $1`, key); n != 1 {
 				t.Fatalf("the page's post counted %d times under %s, want 1", n, key)
 			}
 			e.exec(`UPDATE rate_limits SET count = 1000 WHERE key LIKE $1`, key)
-			res := postForm(t, e, tt.path, tt.form, nil, cookie)
+			res := linkPost(t, e, tt.path, tt.form, nil, cookie)
 			if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
 				t.Errorf("past the limit the page answered %d (Retry-After %q), want 429 with Retry-After",
 					res.StatusCode, res.Header.Get("Retry-After"))
 			}
 			// A link's token stays in the form: it is not spent, so trying
 			// again later works.
-			if tt.form.Has("token") && !strings.Contains(bodyOf(t, res), `name="token" value="x"`) {
+			if tt.form.Has("token") && !strings.Contains(linkBody(t, res), `name="token" value="x"`) {
 				t.Errorf("the 429 page dropped the link's token")
 			}
 			e.do(req{method: "POST", path: tt.api, body: tt.body}).wantProblem(t, http.StatusTooManyRequests, "rate_limited")
@@ -618,9 +618,9 @@ func TestPageLinksOutcomes(t *testing.T) {
 	e := newPageEnv(t)
 	id := e.seedPasswordUser("wren@example.com", goodPassword)
 	session := e.seedSession(id)
-	changeEmail(t, e, session, "wren.new@example.com")
+	requestEmailChange(t, e, session, "wren.new@example.com")
 	token := strings.TrimPrefix(e.mailedLink("wren.new@example.com", "/confirm-email?token="), e.srv.URL+"/confirm-email?token=")
-	res := postForm(t, e, "/confirm-email", url.Values{"token": {token}}, nil)
+	res := linkPost(t, e, "/confirm-email", url.Values{"token": {token}}, nil)
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
 		t.Fatalf("confirm signed out: %d to %q, want 303 to /login", res.StatusCode, res.Header.Get("Location"))
 	}
@@ -642,8 +642,8 @@ func TestPageLinksOutcomes(t *testing.T) {
 		wantStatus(t, http.StatusAccepted)
 	magic := strings.TrimPrefix(e.mailedLink("yann@example.com", "/magic-link?token="), e.srv.URL+"/magic-link?token=")
 	e.exec(`UPDATE users SET is_active = false WHERE id = $1`, other)
-	res = postForm(t, e, "/magic-link", url.Values{"token": {magic}}, nil)
-	if body := bodyOf(t, res); res.StatusCode != http.StatusForbidden || !strings.Contains(body, `role="alert"`) ||
+	res = linkPost(t, e, "/magic-link", url.Values{"token": {magic}}, nil)
+	if body := linkBody(t, res); res.StatusCode != http.StatusForbidden || !strings.Contains(body, `role="alert"`) ||
 		strings.Contains(body, `name="token"`) {
 		t.Errorf("a deactivated account's link: %d\n%s", res.StatusCode, body)
 	}

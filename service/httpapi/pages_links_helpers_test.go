@@ -13,7 +13,7 @@ import (
 
 // withAuthSecret gives the service AUTH_SECRET, which two-factor and
 // providers need.
-func withAuthSecret(t *testing.T) func(*service.Config) {
+func withLinkAuthSecret(t *testing.T) func(*service.Config) {
 	t.Helper()
 	keys, err := secrets.Parse(testAuthSecret)
 	if err != nil {
@@ -22,9 +22,9 @@ func withAuthSecret(t *testing.T) func(*service.Config) {
 	return func(cfg *service.Config) { cfg.Secrets = keys }
 }
 
-// pageProviders is a page stack with the fake providers ("corp", OpenID
+// linkProviders is a page stack with the fake providers ("corp", OpenID
 // Connect, and "github") configured for its own address.
-type pageProviders struct {
+type linkProviders struct {
 	env  *env
 	corp *oauthtest.OIDC
 	gh   *oauthtest.GitHub
@@ -32,13 +32,13 @@ type pageProviders struct {
 
 // newPageProviders starts a page stack whose service knows the fake
 // providers; they accept only its callbacks and read its clock.
-func newPageProviders(t *testing.T) *pageProviders {
+func newLinkProviders(t *testing.T) *linkProviders {
 	t.Helper()
-	p := &pageProviders{
+	p := &linkProviders{
 		corp: oauthtest.NewOIDC(t, corpClientID, corpClientSecret),
 		gh:   oauthtest.NewGitHub(t, ghClientID, ghClientSecret),
 	}
-	p.env = newPageEnv(t, withAuthSecret(t), func(cfg *service.Config) {
+	p.env = newPageEnv(t, withLinkAuthSecret(t), func(cfg *service.Config) {
 		// BASE_URL is the page stack's own address by now.
 		p.corp.SetRedirectURI(cfg.BaseURL + "/v1/auth/oauth/corp/callback")
 		p.gh.SetRedirectURI(cfg.BaseURL + "/v1/auth/oauth/github/callback")
@@ -57,7 +57,7 @@ func newPageProviders(t *testing.T) *pageProviders {
 
 // changeEmail asks, as the user of session token, to change the email to
 // addr (the user's password is goodPassword).
-func changeEmail(t *testing.T, e *env, token, addr string) {
+func requestEmailChange(t *testing.T, e *env, token, addr string) {
 	t.Helper()
 	e.do(req{method: "POST", path: "/v1/me/email", token: token,
 		body: map[string]string{"email": addr, "password": goodPassword}}).wantStatus(t, http.StatusAccepted)
