@@ -123,6 +123,7 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{name: "sub-second flag", args: []string{"--reset-token-ttl", "500ms"}, wantErr: `invalid value "500ms" for flag -reset-token-ttl: want a duration of at least 1s`},
 		{name: "RATE_LIMITS", env: map[string]string{"RATE_LIMITS": "maybe"}, wantErr: `RATE_LIMITS: want on or off, got "maybe"`},
 		{name: "PAGES", env: map[string]string{"PAGES": "none"}, wantErr: `PAGES: want on or off, got "none"`},
+		{name: "BASE_URL path with pages", env: map[string]string{"BASE_URL": "https://example.com/auth"}, wantErr: `BASE_URL: has a path (/auth), which the browser pages do not support: set PAGES=off`},
 		{name: "TRUSTED_PROXIES", env: map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, banana"}, wantErr: `TRUSTED_PROXIES: not a CIDR: "banana"`},
 		{name: "ADDR without port", env: map[string]string{"ADDR": "localhost"}, wantErr: `ADDR: want host:port`},
 		{name: "ADDR bad port", env: map[string]string{"ADDR": ":99999"}, wantErr: `ADDR: port "99999"`},
