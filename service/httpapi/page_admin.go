@@ -40,8 +40,9 @@ type adminData struct {
 	// Query, Cursor and Limit select the page shown; the forms send them
 	// back so the page after a change is the same one.
 	Query, Cursor, Limit string
-	// Next is the address of the next page, "" on the last one.
-	Next string
+	// First is the address of the first page of the listing; Next that
+	// of the next page, "" on the last one.
+	First, Next string
 }
 
 // adminListing reads the listing the request selects: from the address on
@@ -78,7 +79,7 @@ func (a *api) renderAdmin(w http.ResponseWriter, r *http.Request, status int, ms
 	p := pagePrincipal(r)
 	q, cursor, limit := adminListing(r)
 	f := &form{Values: map[string]string{"q": q}, Errors: map[string]string{}}
-	data := adminData{Me: p.User.ID, Query: q, Cursor: cursor, Limit: limit}
+	data := adminData{Me: p.User.ID, Query: q, Cursor: cursor, Limit: limit, First: adminPath(q, "", limit)}
 	lim := service.DefaultPageLimit
 	if limit != "" {
 		lim = pageLimit(url.Values{"limit": {limit}})

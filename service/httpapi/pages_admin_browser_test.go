@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/nextsecure/nextsecure/internal/secrets"
+	"github.com/nextsecure/nextsecure/service"
 )
 
 // Tests of /admin in a browser and plain HTTP, and of what every page
@@ -149,6 +152,9 @@ func TestBrowserAdminSearchAndPages(t *testing.T) {
 			}
 		}
 		tb.submit("a[rel=next]")
+		if got := tb.attr("a[rel=first]", "href"); got != "/admin?limit=2&q=corp.example" {
+			t.Fatalf("first-page link %q", got)
+		}
 	}
 	if strings.Join(seen, " ") != strings.Join(want, " ") {
 		t.Fatalf("paging showed %v, want %v", seen, want)
@@ -164,6 +170,37 @@ func TestBrowserAdminSearchAndPages(t *testing.T) {
 		t.Fatalf("a 300-character search: status %d, want 422", s)
 	}
 	tb.wantText("#f-q-error", "at most 254")
+}
+
+// TestBrowserAdminResetsMFA: an admin turns off a user's two-factor
+// authentication from /admin; the user then signs in with the password
+// alone, and the button is gone from their row.
+func TestBrowserAdminResetsMFA(t *testing.T) {
+	t.Parallel()
+	keys, err := secrets.Parse(testAuthSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newPageEnv(t, func(cfg *service.Config) { cfg.Secrets = keys })
+	adminID := e.seedPasswordUser("root@example.com", goodPassword)
+	e.exec("UPDATE users SET role = 'admin' WHERE id = $1", adminID)
+	u := e.seedMFAUser("lost@example.com")
+	wantChallenge(t, e.login("lost@example.com", goodPassword))
+
+	tb := e.newTab()
+	adminPageSignIn(tb, "root@example.com", goodPassword)
+	tb.open("/admin?q=lost")
+	tb.wantText(userRow("lost@example.com"), "On")
+	tb.submit(userRow("lost@example.com") + " button[name=reset-mfa]")
+	tb.wantPath("/admin?q=lost")
+	tb.wantText(".flash", "Two-factor authentication is off for that user.")
+	if n := tb.count(userRow("lost@example.com") + " button[name=reset-mfa]"); n != 0 {
+		t.Fatal("the reset button is still shown after the reset")
+	}
+	wantSession(t, e.login("lost@example.com", goodPassword))
+	if n := e.countEvents(u.id, "mfa_reset"); n != 1 {
+		t.Fatalf("%d mfa_reset events, want 1", n)
+	}
 }
 
 // TestBrowserAdminRefusesNonAdmins: a signed-in user who is not an admin
