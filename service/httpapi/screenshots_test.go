@@ -75,6 +75,7 @@ func TestScreenshots(t *testing.T) {
 
 	// /login/mfa is reached by a password sign-in of a user with two-factor on.
 	e.seedMFAUser("mfa@example.com")
+	e.exec("UPDATE users SET name = 'Katherine Johnson' WHERE email = 'mfa@example.com'")
 	two := e.newTab()
 	two.open("/login")
 	two.fill("#f-email", "mfa@example.com")
