@@ -1,8 +1,6 @@
 package httpapi_test
 
 import (
-	"bytes"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -390,66 +388,41 @@ func TestBrowserConfirmEmailChange(t *testing.T) {
 	other.wantText("[role=alert]", "invalid or has expired")
 }
 
-// postForm posts a form to e's server as a browser on the same site would
-// (Sec-Fetch-Site same-origin), with extra headers and cookies, and does
-// not follow redirects.
-func linkPost(t *testing.T, e *env, path string, form url.Values, header map[string]string, cookies ...*http.Cookie) *http.Response {
-	t.Helper()
-	hr, err := http.NewRequest("POST", e.srv.URL+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	hr.Header.Set("Sec-Fetch-Site", "same-origin")
+// linkPost posts a form to e's server as a page of the same site would
+// (e.postForm), with the cookies, and does not follow redirects.
+func linkPost(e *env, path string, form url.Values, header map[string]string, cookies ...*http.Cookie) *response {
+	e.t.Helper()
+	h := map[string]string{"Sec-Fetch-Site": "same-origin", "Cookie": linkCookies(cookies)}
 	for k, v := range header {
-		hr.Header.Set(k, v)
+		h[k] = v
 	}
-	for _, c := range cookies {
-		hr.AddCookie(c)
-	}
-	return linkExchange(t, e, hr)
+	return e.postForm(path, form, h)
 }
 
-// getPage gets path without following redirects.
-func linkGet(t *testing.T, e *env, path string, cookies ...*http.Cookie) *http.Response {
-	t.Helper()
+// linkGet gets path with the cookies, without following redirects.
+func linkGet(e *env, path string, cookies ...*http.Cookie) *response {
+	e.t.Helper()
 	hr, err := http.NewRequest("GET", e.srv.URL+path, nil)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
+	if c := linkCookies(cookies); c != "" {
+		hr.Header.Set("Cookie", c)
+	}
+	return e.exchange(hr)
+}
+
+func linkCookies(cookies []*http.Cookie) string {
+	var parts []string
 	for _, c := range cookies {
-		hr.AddCookie(c)
+		parts = append(parts, c.String())
 	}
-	return linkExchange(t, e, hr)
+	return strings.Join(parts, "; ")
 }
 
-func linkExchange(t *testing.T, e *env, hr *http.Request) *http.Response {
-	t.Helper()
-	client := *e.srv.Client()
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	res, err := client.Do(hr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body = io.NopCloser(bytes.NewReader(body))
-	if res.StatusCode >= 500 {
-		t.Errorf("%s %s answered %d %s", hr.Method, hr.URL.Path, res.StatusCode, truncate(body))
-	}
-	return res
-}
-
-func linkBody(t *testing.T, res *http.Response) string {
-	t.Helper()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+// linkSetCookies returns the cookies r sets.
+func linkSetCookies(r *response) []*http.Cookie {
+	return (&http.Response{Header: r.Header}).Cookies()
 }
 
 // TestPageLinksHeaders opens each page an emailed link leads to: 200, the
@@ -459,10 +432,10 @@ func TestPageLinksHeaders(t *testing.T) {
 	t.Parallel()
 	e := newPageEnv(t)
 	for _, path := range []string{"/reset-password", "/magic-link", "/confirm-email"} {
-		res := linkGet(t, e, path+"?token=tok-123_abc")
-		body := linkBody(t, res)
-		if res.StatusCode != http.StatusOK {
-			t.Errorf("GET %s: %d", path, res.StatusCode)
+		res := linkGet(e, path+"?token=tok-123_abc")
+		body := string(res.Body)
+		if res.Status != http.StatusOK {
+			t.Errorf("GET %s: %d", path, res.Status)
 		}
 		for k, want := range map[string]string{
 			"Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
@@ -483,14 +456,14 @@ func TestPageLinksHeaders(t *testing.T) {
 			t.Errorf("GET %s has a script", path)
 		}
 		// Without a token the page offers a new link instead of a form.
-		res = linkGet(t, e, path)
-		if body := linkBody(t, res); res.StatusCode != http.StatusOK || strings.Contains(body, `name="token"`) ||
+		res = linkGet(e, path)
+		if body := string(res.Body); res.Status != http.StatusOK || strings.Contains(body, `name="token"`) ||
 			!strings.Contains(body, `id="ask-again"`) {
-			t.Errorf("GET %s without a token: %d\n%s", path, res.StatusCode, body)
+			t.Errorf("GET %s without a token: %d\n%s", path, res.Status, body)
 		}
 	}
-	if res := linkGet(t, e, "/forgot-password"); res.StatusCode != http.StatusOK {
-		t.Errorf("GET /forgot-password: %d", res.StatusCode)
+	if res := linkGet(e, "/forgot-password"); res.Status != http.StatusOK {
+		t.Errorf("GET /forgot-password: %d", res.Status)
 	}
 }
 
@@ -519,11 +492,11 @@ func TestPageLinksCrossOrigin(t *testing.T) {
 		{"mfa cross-site", "/login/mfa", url.Values{"code": {"123456"}}, map[string]string{"Sec-Fetch-Site": "cross-site"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			res := linkPost(t, e, tt.path, tt.form, tt.header)
-			if res.StatusCode != http.StatusForbidden {
-				t.Errorf("got %d, want 403", res.StatusCode)
+			res := linkPost(e, tt.path, tt.form, tt.header)
+			if res.Status != http.StatusForbidden {
+				t.Errorf("got %d, want 403", res.Status)
 			}
-			for _, c := range res.Cookies() {
+			for _, c := range linkSetCookies(res) {
 				if c.Name == "session" && c.MaxAge >= 0 {
 					t.Error("a refused post set a session cookie")
 				}
@@ -540,23 +513,23 @@ func TestPageLinksCrossOrigin(t *testing.T) {
 func TestPageMFAWithoutToken(t *testing.T) {
 	t.Parallel()
 	e := newPageEnv(t, withLinkAuthSecret(t))
-	if res := linkGet(t, e, "/login/mfa"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
-		t.Errorf("GET without the cookie: %d to %q, want 303 to /login", res.StatusCode, res.Header.Get("Location"))
+	if res := linkGet(e, "/login/mfa"); res.Status != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
+		t.Errorf("GET without the cookie: %d to %q, want 303 to /login", res.Status, res.Header.Get("Location"))
 	}
-	if res := linkPost(t, e, "/login/mfa", url.Values{"code": {"123456"}}, nil); res.StatusCode != http.StatusSeeOther ||
+	if res := linkPost(e, "/login/mfa", url.Values{"code": {"123456"}}, nil); res.Status != http.StatusSeeOther ||
 		res.Header.Get("Location") != "/login" {
-		t.Errorf("POST without the cookie: %d to %q, want 303 to /login", res.StatusCode, res.Header.Get("Location"))
+		t.Errorf("POST without the cookie: %d to %q, want 303 to /login", res.Status, res.Header.Get("Location"))
 	}
 	dead := &http.Cookie{Name: "mfa_token", Value: "not-a-live-token"}
-	if res := linkGet(t, e, "/login/mfa", dead); res.StatusCode != http.StatusOK {
-		t.Errorf("GET with a cookie: %d, want 200", res.StatusCode)
+	if res := linkGet(e, "/login/mfa", dead); res.Status != http.StatusOK {
+		t.Errorf("GET with a cookie: %d, want 200", res.Status)
 	}
-	res := linkPost(t, e, "/login/mfa", url.Values{"code": {"123456"}}, nil, dead)
-	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
-		t.Errorf("POST with a dead token: %d to %q, want 303 to /login", res.StatusCode, res.Header.Get("Location"))
+	res := linkPost(e, "/login/mfa", url.Values{"code": {"123456"}}, nil, dead)
+	if res.Status != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
+		t.Errorf("POST with a dead token: %d to %q, want 303 to /login", res.Status, res.Header.Get("Location"))
 	}
 	cleared := false
-	for _, c := range res.Cookies() {
+	for _, c := range linkSetCookies(res) {
 		if c.Name == "mfa_token" && c.MaxAge < 0 {
 			cleared = true
 		}
@@ -589,20 +562,20 @@ func TestPageLinksThrottled(t *testing.T) {
 	} {
 		t.Run(tt.route, func(t *testing.T) {
 			cookie := &http.Cookie{Name: "mfa_token", Value: "x"}
-			linkPost(t, e, tt.path, tt.form, nil, cookie)
+			linkPost(e, tt.path, tt.form, nil, cookie)
 			key := "ip:" + tt.route + ":%"
 			if n := e.count(`SELECT COALESCE(sum(count), 0)::int FROM rate_limits WHERE key LIKE $1`, key); n != 1 {
 				t.Fatalf("the page's post counted %d times under %s, want 1", n, key)
 			}
 			e.exec(`UPDATE rate_limits SET count = 1000 WHERE key LIKE $1`, key)
-			res := linkPost(t, e, tt.path, tt.form, nil, cookie)
-			if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+			res := linkPost(e, tt.path, tt.form, nil, cookie)
+			if res.Status != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
 				t.Errorf("past the limit the page answered %d (Retry-After %q), want 429 with Retry-After",
-					res.StatusCode, res.Header.Get("Retry-After"))
+					res.Status, res.Header.Get("Retry-After"))
 			}
 			// A link's token stays in the form: it is not spent, so trying
 			// again later works.
-			if tt.form.Has("token") && !strings.Contains(linkBody(t, res), `name="token" value="x"`) {
+			if tt.form.Has("token") && !strings.Contains(string(res.Body), `name="token" value="x"`) {
 				t.Errorf("the 429 page dropped the link's token")
 			}
 			e.do(req{method: "POST", path: tt.api, body: tt.body}).wantProblem(t, http.StatusTooManyRequests, "rate_limited")
@@ -620,12 +593,12 @@ func TestPageLinksOutcomes(t *testing.T) {
 	session := e.seedSession(id)
 	requestEmailChange(t, e, session, "wren.new@example.com")
 	token := strings.TrimPrefix(e.mailedLink("wren.new@example.com", "/confirm-email?token="), e.srv.URL+"/confirm-email?token=")
-	res := linkPost(t, e, "/confirm-email", url.Values{"token": {token}}, nil)
-	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
-		t.Fatalf("confirm signed out: %d to %q, want 303 to /login", res.StatusCode, res.Header.Get("Location"))
+	res := linkPost(e, "/confirm-email", url.Values{"token": {token}}, nil)
+	if res.Status != http.StatusSeeOther || res.Header.Get("Location") != "/login" {
+		t.Fatalf("confirm signed out: %d to %q, want 303 to /login", res.Status, res.Header.Get("Location"))
 	}
 	flash := ""
-	for _, c := range res.Cookies() {
+	for _, c := range linkSetCookies(res) {
 		if c.Name == "flash" {
 			flash = c.Value
 		}
@@ -642,12 +615,12 @@ func TestPageLinksOutcomes(t *testing.T) {
 		wantStatus(t, http.StatusAccepted)
 	magic := strings.TrimPrefix(e.mailedLink("yann@example.com", "/magic-link?token="), e.srv.URL+"/magic-link?token=")
 	e.exec(`UPDATE users SET is_active = false WHERE id = $1`, other)
-	res = linkPost(t, e, "/magic-link", url.Values{"token": {magic}}, nil)
-	if body := linkBody(t, res); res.StatusCode != http.StatusForbidden || !strings.Contains(body, `role="alert"`) ||
+	res = linkPost(e, "/magic-link", url.Values{"token": {magic}}, nil)
+	if body := string(res.Body); res.Status != http.StatusForbidden || !strings.Contains(body, `role="alert"`) ||
 		strings.Contains(body, `name="token"`) {
-		t.Errorf("a deactivated account's link: %d\n%s", res.StatusCode, body)
+		t.Errorf("a deactivated account's link: %d\n%s", res.Status, body)
 	}
-	for _, c := range res.Cookies() {
+	for _, c := range linkSetCookies(res) {
 		if c.Name == "session" && c.MaxAge >= 0 {
 			t.Error("a deactivated account's link set a session cookie")
 		}
