@@ -159,8 +159,14 @@ func (a *api) handleAccountPost() http.Handler {
 				a.accountDone(w, r, p, action, newForm(r), "", err, "")
 				return
 			}
+			// A redirect would be the provider's answer to this form, and
+			// the CSP's form-action 'self' forbids it (browsers check
+			// form-action on redirects too); a page that moves on to the
+			// provider by itself (Refresh) and offers a link does not.
 			a.setFlowCookie(w, start.Binding)
-			http.Redirect(w, r, start.URL, http.StatusSeeOther)
+			w.Header().Set("Refresh", "0; url="+start.URL)
+			a.render(w, r, http.StatusOK, "account-link", view{Title: "Continue to " + a.providerName(r.PostFormValue("provider")),
+				User: &p.User, Data: linkData{URL: template.URL(start.URL), Provider: a.providerName(r.PostFormValue("provider"))}})
 		case "unlink":
 			err := a.svc.UnlinkAccount(r.Context(), p, r.PostFormValue("provider"), a.meta(r))
 			a.accountDone(w, r, p, action, newForm(r), "", err, "account_unlinked")
@@ -327,4 +333,22 @@ func (a *api) accountConfirmTOTP(w http.ResponseWriter, r *http.Request, p servi
 	p.User.MFAEnabled = true
 	a.render(w, r, http.StatusOK, "account-mfa", view{Title: "Two-factor authentication is on",
 		User: &p.User, Data: mfaData{RecoveryCodes: codes}})
+}
+
+// linkData is the page that leads to a provider to link it.
+type linkData struct {
+	// URL is the provider's authorization address (the service built it
+	// from the provider's configuration).
+	URL      template.URL
+	Provider string
+}
+
+// providerName is the configured name of provider id, or id.
+func (a *api) providerName(id string) string {
+	for _, pi := range a.svc.Providers() {
+		if pi.ID == id {
+			return pi.Name
+		}
+	}
+	return id
 }
