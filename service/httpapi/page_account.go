@@ -296,6 +296,9 @@ type mfaData struct {
 	// safe; this one is a PNG the service made).
 	QR            template.URL
 	RecoveryCodes []string
+	// Enabled says two-factor was just turned on (and the other sessions
+	// signed out).
+	Enabled bool
 }
 
 // qrImage returns setup's QR code as an image source, "" unless it is the
@@ -332,7 +335,7 @@ func (a *api) accountConfirmTOTP(w http.ResponseWriter, r *http.Request, p servi
 	}
 	p.User.MFAEnabled = true
 	a.render(w, r, http.StatusOK, "account-mfa", view{Title: "Two-factor authentication is on",
-		User: &p.User, Data: mfaData{RecoveryCodes: codes}})
+		User: &p.User, Data: mfaData{RecoveryCodes: codes, Enabled: true}})
 }
 
 // linkData is the page that leads to a provider to link it.

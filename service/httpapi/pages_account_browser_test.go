@@ -2,8 +2,10 @@ package httpapi_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -418,23 +420,9 @@ func TestPageAccountPosts(t *testing.T) {
 	e := newPageEnv(t)
 	id := e.seedPasswordUser("ada@example.com", goodPassword)
 	token := e.seedSession(id)
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	post := func(form url.Values, header map[string]string) *http.Response {
 		t.Helper()
-		r, err := http.NewRequestWithContext(context.Background(), "POST", e.srv.URL+"/account",
-			strings.NewReader(form.Encode()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		for k, v := range header {
-			r.Header.Set(k, v)
-		}
-		res, err := client.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
+		res, _ := postAccount(t, e, form, header)
 		return res
 	}
 	del := url.Values{"action": {"delete"}, "password": {goodPassword}}
@@ -465,5 +453,77 @@ func TestPageAccountPosts(t *testing.T) {
 				t.Fatal("the user was deleted")
 			}
 		})
+	}
+}
+
+// postAccount posts form to /account over plain HTTP, not following
+// redirects, and returns the response and its body.
+func postAccount(t *testing.T, e *env, form url.Values, header map[string]string) (*http.Response, string) {
+	t.Helper()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	r, err := http.NewRequestWithContext(context.Background(), "POST", e.srv.URL+"/account",
+		strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		r.Header.Set(k, v)
+	}
+	res, err := client.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, string(body)
+}
+
+// TestPageAccountRecoveryCodesOnce: the recovery codes are in the answer
+// to the confirming post only: not stored by caches (no-store), not in a
+// cookie or an address, and not on /account afterwards.
+func TestPageAccountRecoveryCodesOnce(t *testing.T) {
+	t.Parallel()
+	e := newPageEnv(t, withSecrets(t))
+	id := e.seedPasswordUser("ada@example.com", goodPassword)
+	token := e.seedSession(id)
+	secret := e.mustEnrol(token).Secret
+	cookie := map[string]string{"Cookie": "session=" + token}
+
+	res, body := postAccount(t, e, url.Values{"action": {"mfa-confirm"}, "code": {e.code(secret, 0)}}, cookie)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("confirm: got %d, want 200: %s", res.StatusCode, body)
+	}
+	if got := res.Header.Get("Cache-Control"); got != "no-store" {
+		t.Fatalf("got Cache-Control %q, want no-store", got)
+	}
+	codes := regexp.MustCompile(`<li><code>([^<]+)</code></li>`).FindAllStringSubmatch(body, -1)
+	if len(codes) != 10 {
+		t.Fatalf("got %d recovery codes in the answer, want 10", len(codes))
+	}
+	for _, c := range res.Header.Values("Set-Cookie") {
+		for _, code := range codes {
+			if strings.Contains(c, code[1]) {
+				t.Fatalf("a recovery code is in a cookie: %s", c)
+			}
+		}
+	}
+	if loc := res.Header.Get("Location"); loc != "" {
+		t.Fatalf("the answer redirects to %s", loc)
+	}
+	if !e.mfaEnabled(token) {
+		t.Fatal("two-factor is not on")
+	}
+
+	r := e.call(req{method: "GET", path: "/account", header: cookie})
+	r.wantStatus(t, http.StatusOK)
+	if !strings.Contains(string(r.Body), `id="mfa-status"`) {
+		t.Fatalf("GET /account is not the account page: %s", r.Body)
+	}
+	if strings.Contains(string(r.Body), codes[0][1]) || strings.Contains(string(r.Body), "recovery-codes") {
+		t.Fatal("/account shows the recovery codes again")
 	}
 }
