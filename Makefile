@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO    ?= go
 
-.PHONY: run test generate check-generated lint bench devdb-stop
+.PHONY: run test generate check-generated lint bench devdb-stop screenshots
 
 ## run: start the server on http://localhost:8080 (a throwaway PostgreSQL when DATABASE_URL is unset, here and in .env;
 ##      a new AUTH_SECRET written into .env when neither the environment nor .env has one)
@@ -51,3 +51,7 @@ bench:
 ## devdb-stop: stop the throwaway PostgreSQL cluster
 devdb-stop:
 	$(GO) run ./internal/cmd/devdb stop
+
+## screenshots: write a PNG of each browser page, light and dark, into docs/screenshots/ (needs Chromium)
+screenshots:
+	SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test ./service/httpapi -run '^TestScreenshots$$' -count=1 -v

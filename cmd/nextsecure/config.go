@@ -230,6 +230,10 @@ func (c *config) validate() error {
 	if c.BaseURL, err = normalizeBaseURL(c.BaseURL); err != nil {
 		return fmt.Errorf("BASE_URL: %w", err)
 	}
+	if u, _ := url.Parse(c.BaseURL); c.Pages && u.Path != "" {
+		// The pages link and redirect to absolute paths.
+		return fmt.Errorf("BASE_URL: has a path (%s), which the browser pages do not support: set PAGES=off, or serve nextsecure at the root of an origin", u.Path)
+	}
 	if strings.ContainsAny(c.EmailFrom, "\r\n\x00") {
 		return errors.New("EMAIL_FROM: contains a line break or NUL")
 	}

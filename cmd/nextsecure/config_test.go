@@ -122,6 +122,8 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{name: "sub-second SESSION_MAX_TTL", env: map[string]string{"SESSION_MAX_TTL": "999ms"}, wantErr: "SESSION_MAX_TTL: want a duration"},
 		{name: "sub-second flag", args: []string{"--reset-token-ttl", "500ms"}, wantErr: `invalid value "500ms" for flag -reset-token-ttl: want a duration of at least 1s`},
 		{name: "RATE_LIMITS", env: map[string]string{"RATE_LIMITS": "maybe"}, wantErr: `RATE_LIMITS: want on or off, got "maybe"`},
+		{name: "PAGES", env: map[string]string{"PAGES": "none"}, wantErr: `PAGES: want on or off, got "none"`},
+		{name: "BASE_URL path with pages", env: map[string]string{"BASE_URL": "https://example.com/auth"}, wantErr: `BASE_URL: has a path (/auth), which the browser pages do not support: set PAGES=off`},
 		{name: "TRUSTED_PROXIES", env: map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, banana"}, wantErr: `TRUSTED_PROXIES: not a CIDR: "banana"`},
 		{name: "ADDR without port", env: map[string]string{"ADDR": "localhost"}, wantErr: `ADDR: want host:port`},
 		{name: "ADDR bad port", env: map[string]string{"ADDR": ":99999"}, wantErr: `ADDR: port "99999"`},
@@ -181,7 +183,7 @@ func TestConfigDefaultsAndGoodValues(t *testing.T) {
 		c.SessionTTL != 720*time.Hour || c.SessionMaxTTL != 2160*time.Hour {
 		t.Errorf("default lifetimes = %v %v %v %v %v, want 24h 1h 15m 720h 2160h", c.VerifyTTL, c.ResetTTL, c.MagicLinkTTL, c.SessionTTL, c.SessionMaxTTL)
 	}
-	if c.BaseURL != "http://localhost:8080" || c.Addr != "localhost:8080" || !c.RateLimits || c.Secrets == nil {
+	if c.BaseURL != "http://localhost:8080" || c.Addr != "localhost:8080" || !c.RateLimits || !c.Pages || c.Secrets == nil {
 		t.Errorf("defaults = %+v", c)
 	}
 
@@ -190,6 +192,7 @@ func TestConfigDefaultsAndGoodValues(t *testing.T) {
 		"VERIFY_TOKEN_TTL": "1s", "RESET_TOKEN_TTL": "90s", "MAGIC_LINK_TTL": "5m", "SESSION_TTL": "1h30m", "SESSION_MAX_TTL": "8760h",
 		"ADDR": "[::1]:0", "BASE_URL": "HTTPS://Auth.Example.COM:443/app/", "EMAIL_SERVER": "smtps://ada:p%40ss@mail.example.com",
 		"EMAIL_FROM": "Ada <ada@example.com>", "TRUSTED_PROXIES": "10.0.0.0/8,::1", "RATE_LIMITS": "off",
+		"PAGES": "off",
 	}, "--session-ttl", "2h")
 	if err != nil {
 		t.Fatalf("good values: %v", err)
@@ -197,6 +200,9 @@ func TestConfigDefaultsAndGoodValues(t *testing.T) {
 	if c.VerifyTTL != time.Second || c.ResetTTL != 90*time.Second || c.MagicLinkTTL != 5*time.Minute ||
 		c.SessionTTL != 2*time.Hour || c.SessionMaxTTL != 8760*time.Hour {
 		t.Errorf("lifetimes = %v %v %v %v %v, want 1s 1m30s 5m 2h 8760h", c.VerifyTTL, c.ResetTTL, c.MagicLinkTTL, c.SessionTTL, c.SessionMaxTTL)
+	}
+	if c.RateLimits || c.Pages {
+		t.Errorf("RATE_LIMITS=off PAGES=off gave %v %v, want both off", c.RateLimits, c.Pages)
 	}
 	if c.BaseURL != "https://auth.example.com/app" {
 		t.Errorf("BASE_URL = %q, want https://auth.example.com/app", c.BaseURL)

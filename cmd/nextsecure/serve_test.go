@@ -80,6 +80,27 @@ func TestServeFreshDatabase(t *testing.T) {
 	}
 }
 
+// serve has the browser pages unless PAGES=off.
+func TestServePagesSwitch(t *testing.T) {
+	t.Parallel()
+	dsn := testdb.NewURL(t)
+	on := startServe(t, map[string]string{"DATABASE_URL": dsn})
+	r := do(t, "GET", on.URL+"/login", nil)
+	if r.Status != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("GET /login by default = %d %q, want 200 text/html", r.Status, r.Header.Get("Content-Type"))
+	}
+	if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+		t.Errorf("page CSP = %q", csp)
+	}
+	off := startServe(t, map[string]string{"DATABASE_URL": dsn, "PAGES": "off"})
+	for _, path := range []string{"/", "/login", "/account", "/admin"} {
+		r := do(t, "GET", off.URL+path, nil)
+		if r.Status != http.StatusNotFound || problemCode(t, r) != "not_found" {
+			t.Errorf("GET %s with PAGES=off = %d, want 404 not_found", path, r.Status)
+		}
+	}
+}
+
 func TestServeHTTPSBaseURLSendsHSTS(t *testing.T) {
 	t.Parallel()
 	s := startServe(t, map[string]string{"DATABASE_URL": testdb.NewURL(t)},

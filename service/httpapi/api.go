@@ -70,6 +70,12 @@ func New(svc *service.Service, cfg Config, logger *slog.Logger) *Handler {
 	a.router.RedirectTrailingSlash = false
 	a.router.RedirectFixedPath = false
 	a.router.NotFound = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.pages != nil && wantsPage(r) {
+			a.pageHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				a.renderError(w, r, http.StatusNotFound, "There is no page at this address.")
+			})).ServeHTTP(w, r)
+			return
+		}
 		writeError(w, r, a.log, fail(service.CodeNotFound, "No such route."))
 	})
 	a.router.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -334,8 +334,16 @@ func (e *env) do(r req) *response {
 			hr.Header.Set(k, v)
 		}
 	}
-	// Redirects (the provider routes answer 302) are the answer under test,
-	// not something to follow.
+	resp := e.exchange(hr)
+	checkContract(e.t, hr, raw, resp)
+	return resp
+}
+
+// exchange sends hr and reads the whole answer. Redirects (the provider
+// routes answer 302, the pages 303) are the answer under test, not
+// something to follow.
+func (e *env) exchange(hr *http.Request) *response {
+	e.t.Helper()
 	client := *e.srv.Client()
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	res, err := client.Do(hr)
@@ -347,9 +355,7 @@ func (e *env) do(r req) *response {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	resp := &response{Status: res.StatusCode, Header: res.Header, Body: got}
-	checkContract(e.t, hr, raw, resp)
-	return resp
+	return &response{Status: res.StatusCode, Header: res.Header, Body: got}
 }
 
 var (

@@ -107,21 +107,11 @@ func (e *env) call(r req) *response {
 	for k, v := range r.header {
 		hr.Header.Set(k, v)
 	}
-	client := *e.srv.Client()
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	res, err := client.Do(hr)
-	if err != nil {
-		e.t.Fatal(err)
+	resp := e.exchange(hr)
+	if resp.Status >= 500 {
+		e.t.Errorf("%s %s answered %d %s", r.method, r.path, resp.Status, truncate(resp.Body))
 	}
-	defer res.Body.Close()
-	got, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if res.StatusCode >= 500 {
-		e.t.Errorf("%s %s answered %d %s", r.method, r.path, res.StatusCode, truncate(got))
-	}
-	return &response{Status: res.StatusCode, Header: res.Header, Body: got}
+	return resp
 }
 
 // enrolment is the answer of POST /v1/me/mfa/totp.

@@ -101,7 +101,7 @@ func (a *api) handleLoginPost() http.Handler {
 			a.render(w, r, pageStatus(w, err), "login", a.loginView(r, f, nil, a.pageMessage(r, err)))
 			return
 		}
-		user, session, err := a.svc.Login(r.Context(), service.LoginInput{
+		_, session, err := a.svc.Login(r.Context(), service.LoginInput{
 			Email: r.PostFormValue("email"), Password: r.PostFormValue("password"),
 		}, a.meta(r))
 		a.metrics.logins.WithLabelValues(loginOutcome(err)).Inc()
@@ -115,7 +115,6 @@ func (a *api) handleLoginPost() http.Handler {
 			a.render(w, r, pageStatus(w, err), "login", a.loginView(r, f, nil, a.pageMessage(r, err)))
 			return
 		}
-		_ = user
 		a.setSessionCookie(w, session)
 		seeOther(w, r, localPath(r.PostFormValue("next"), "/account"))
 	})

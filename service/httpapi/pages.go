@@ -156,6 +156,12 @@ func (a *api) sameOrigin(next http.Handler) http.Handler {
 	})
 }
 
+// wantsPage reports whether an unknown address should be answered with a
+// page rather than a problem: a browser's navigation outside /v1/.
+func wantsPage(r *http.Request) bool {
+	return !strings.HasPrefix(r.URL.Path, "/v1/") && strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
 // handleStylesheet serves the stylesheet under its hashed name: any change
 // renames it, so it may be cached for a year.
 func (a *api) handleStylesheet() http.Handler {

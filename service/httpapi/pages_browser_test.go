@@ -62,3 +62,31 @@ func TestBrowserSignUpAndSignIn(t *testing.T) {
 	tb.submit("form[action='/login'] button[type=submit]")
 	tb.wantPath("/account")
 }
+
+// A browser that opens an unknown address gets a page; a program, and
+// anything under /v1/, still gets the problem.
+func TestPageNotFound(t *testing.T) {
+	t.Parallel()
+	e := newPageEnv(t)
+	for _, tt := range []struct {
+		path, accept, wantType string
+	}{
+		{"/no-such-page", "text/html,application/xhtml+xml", "text/html; charset=utf-8"},
+		{"/no-such-page", "", "application/problem+json"},
+		{"/v1/no-such-route", "text/html", "application/problem+json"},
+	} {
+		req, _ := http.NewRequest("GET", e.srv.URL+tt.path, nil)
+		if tt.accept != "" {
+			req.Header.Set("Accept", tt.accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != tt.wantType {
+			t.Errorf("GET %s Accept %q = %d %s, want 404 %s", tt.path, tt.accept, resp.StatusCode,
+				resp.Header.Get("Content-Type"), tt.wantType)
+		}
+	}
+}
