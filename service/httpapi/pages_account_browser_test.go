@@ -330,7 +330,7 @@ func TestBrowserAccountTwoFactor(t *testing.T) {
 
 // TestBrowserAccountProviders: a provider is linked from /account through
 // the fake GitHub (a form post that leads to the provider and back to
-// /account) and unlinked; a user whose only sign-in method is that
+// /account), with JavaScript off, and unlinked; a user whose only sign-in method is that
 // provider cannot unlink it (409, the service's sentence).
 func TestBrowserAccountProviders(t *testing.T) {
 	t.Parallel()
@@ -342,7 +342,9 @@ func TestBrowserAccountProviders(t *testing.T) {
 	gh.SetRedirectURI(e.srv.URL + "/v1/auth/oauth/github/callback")
 	gh.SetClock(e.clock.Now)
 	e.seedPasswordUser("ada@example.com", goodPassword)
-	tb := e.signedInTab("ada@example.com", goodPassword)
+	// Without JavaScript: the page that leads to the provider moves on by
+	// a Refresh header, not a script.
+	tb := e.signedInTab("ada@example.com", goodPassword, withoutJavaScript)
 
 	tb.wantText("#provider-github", "GitHub")
 	if n := tb.count("#provider-github .badge"); n != 0 {
