@@ -165,8 +165,9 @@ func (a *api) handleAccountPost() http.Handler {
 			// provider by itself (Refresh) and offers a link does not.
 			a.setFlowCookie(w, start.Binding)
 			w.Header().Set("Refresh", "0; url="+start.URL)
-			a.render(w, r, http.StatusOK, "account-link", view{Title: "Continue to " + a.providerName(r.PostFormValue("provider")),
-				User: &p.User, Data: linkData{URL: template.URL(start.URL), Provider: a.providerName(r.PostFormValue("provider"))}})
+			name := a.providerName(r.PostFormValue("provider"))
+			a.render(w, r, http.StatusOK, "account-link", view{Title: "Continue to " + name, User: &p.User,
+				Data: linkData{URL: template.URL(start.URL), Provider: name}})
 		case "unlink":
 			err := a.svc.UnlinkAccount(r.Context(), p, r.PostFormValue("provider"), a.meta(r))
 			a.accountDone(w, r, p, action, newForm(r), "", err, "account_unlinked")
