@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/nextsecure/nextsecure/service"
 )
@@ -108,7 +109,11 @@ func (a *api) handleLoginPost() http.Handler {
 		var m *service.MFARequired
 		if errors.As(err, &m) {
 			a.setMFACookie(w, m)
-			seeOther(w, r, "/login/mfa")
+			to := "/login/mfa"
+			if next := localPath(r.PostFormValue("next"), ""); next != "" {
+				to += "?next=" + url.QueryEscape(next)
+			}
+			seeOther(w, r, to)
 			return
 		}
 		if err != nil {

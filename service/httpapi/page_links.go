@@ -205,9 +205,12 @@ const mfaTitle = "Two-factor authentication"
 // Form is the code one).
 type loginMFAData struct {
 	Recovery *form
+	// Next is where the signed-in browser goes (a local path, or empty
+	// for /account).
+	Next string
 }
 
-func (a *api) loginMFAView(code, recovery *form, msg string) view {
+func (a *api) loginMFAView(r *http.Request, code, recovery *form, msg string) view {
 	if recovery == nil {
 		recovery = &form{Values: map[string]string{}, Errors: map[string]string{}}
 	}
@@ -218,7 +221,12 @@ func (a *api) loginMFAView(code, recovery *form, msg string) view {
 			code.first = "code"
 		}
 	}
-	return view{Title: mfaTitle, Form: code, Error: msg, Data: loginMFAData{Recovery: recovery}}
+	next := r.URL.Query().Get("next")
+	if r.Method == http.MethodPost {
+		next = r.PostFormValue("next")
+	}
+	return view{Title: mfaTitle, Form: code, Error: msg,
+		Data: loginMFAData{Recovery: recovery, Next: localPath(next, "")}}
 }
 
 // handleMFAPage asks for the second factor of a sign-in whose first factor
@@ -230,7 +238,7 @@ func (a *api) handleMFAPage() http.Handler {
 			seeOther(w, r, "/login")
 			return
 		}
-		a.render(w, r, http.StatusOK, "login-mfa", a.loginMFAView(nil, nil, ""))
+		a.render(w, r, http.StatusOK, "login-mfa", a.loginMFAView(r, nil, nil, ""))
 	})
 }
 
@@ -266,20 +274,20 @@ func (a *api) handleMFAPost() http.Handler {
 		case "":
 			a.clearMFACookie(w)
 			a.setSessionCookie(w, session)
-			seeOther(w, r, "/account")
+			seeOther(w, r, localPath(r.PostFormValue("next"), "/account"))
 		case service.CodeInvalidToken:
 			a.clearMFACookie(w)
 			a.setFlash(w, "mfa_expired")
 			seeOther(w, r, "/login")
 		case service.CodeInvalidCode:
 			(*sent).fail(field, a.pageMessage(r, err))
-			a.render(w, r, pageStatus(w, err), "login-mfa", a.loginMFAView(code, rec, ""))
+			a.render(w, r, pageStatus(w, err), "login-mfa", a.loginMFAView(r, code, rec, ""))
 		case service.CodeAccountDisabled:
 			// The service spent the token: nothing is left to finish.
 			a.clearMFACookie(w)
 			a.renderError(w, r, pageStatus(w, err), a.pageMessage(r, err))
 		default:
-			a.render(w, r, pageStatus(w, err), "login-mfa", a.loginMFAView(code, rec, a.pageMessage(r, err)))
+			a.render(w, r, pageStatus(w, err), "login-mfa", a.loginMFAView(r, code, rec, a.pageMessage(r, err)))
 		}
 	})
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/nextsecure/nextsecure/internal/password"
+	"github.com/nextsecure/nextsecure/internal/secrets"
+	"github.com/nextsecure/nextsecure/service"
 )
 
 // Plain-HTTP tests of the pages' forms: what a browser test would take
@@ -157,5 +159,32 @@ func TestPageLoginRedirectsOnlyLocally(t *testing.T) {
 		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != want {
 			t.Errorf("next %q: %d to %q, want 303 to %q", next, r.Status, r.Header.Get("Location"), want)
 		}
+	}
+}
+
+// A password sign-in that needs the second factor keeps where it was
+// going: /login/mfa passes next on, and only a local one.
+func TestPageLoginNextSurvivesMFA(t *testing.T) {
+	t.Parallel()
+	keys, err := secrets.Parse(testAuthSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newPageEnv(t, func(cfg *service.Config) { cfg.Secrets = keys })
+	u := e.seedMFAUser("two@example.com")
+	for next, want := range map[string]string{"/account?tab=sessions": "/account?tab=sessions", "//evil.example": "/account"} {
+		r := e.postForm("/login", url.Values{"email": {"two@example.com"}, "password": {goodPassword}, "next": {next}}, nil)
+		mfaToken, _ := r.setCookie("mfa_token")
+		loc := r.Header.Get("Location")
+		if r.Status != http.StatusSeeOther || mfaToken == "" || !strings.HasPrefix(loc, "/login/mfa") {
+			t.Fatalf("next %q: %d to %q, want 303 to /login/mfa with the mfa cookie", next, r.Status, loc)
+		}
+		u2, _ := url.Parse(loc)
+		r = e.postForm("/login/mfa", url.Values{"code": {e.code(u.secret, 0)}, "next": {u2.Query().Get("next")}},
+			map[string]string{"Cookie": "mfa_token=" + mfaToken})
+		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != want {
+			t.Fatalf("next %q: second factor %d to %q, want 303 to %q", next, r.Status, r.Header.Get("Location"), want)
+		}
+		e.nextStep() // a code is accepted once
 	}
 }
