@@ -9,7 +9,8 @@ import (
 )
 
 // ErrBusy is returned by Limiter.Do when no slot freed up within the
-// limiter's maximum wait.
+// limiter's maximum wait, or when so many callers wait already that this
+// one could not expect a slot within it.
 var ErrBusy = errors.New("password: too many concurrent hash operations")
 
 // Limiter bounds how many password hash operations run at once (argon2id
@@ -23,6 +24,10 @@ type Limiter struct {
 	slots   chan struct{}
 	maxWait time.Duration
 	waiting atomic.Int64
+	// held is a moving average of how long fn holds a slot, in
+	// nanoseconds (0 until one has run): with the queue's length it tells
+	// a new caller how long it should expect to wait.
+	held atomic.Int64
 }
 
 // NewLimiter returns a Limiter that runs at most slots functions at once
@@ -36,8 +41,13 @@ func NewLimiter(slots int, maxWait time.Duration) *Limiter {
 }
 
 // Do runs fn once a slot is free. It returns ErrBusy if no slot frees up
-// within the maximum wait, or ctx.Err() if ctx is done first; fn is then
-// not run.
+// within the maximum wait, or at once when the callers already waiting
+// would, at the recent pace, keep this one waiting longer than that; or
+// ctx.Err() if ctx is done first. fn is then not run.
+//
+// Refusing at once what would be refused later anyway keeps the wait of
+// the callers it admits within the maximum under any overload, and spares
+// the refused ones a wait that ends in ErrBusy.
 func (l *Limiter) Do(ctx context.Context, fn func()) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -51,8 +61,32 @@ func (l *Limiter) Do(ctx context.Context, fn func()) error {
 		return err
 	}
 	defer func() { <-l.slots }()
+	began := time.Now()
 	fn()
+	l.observe(time.Since(began))
 	return nil
+}
+
+// observe adds one hold time to the moving average (weight 1/8).
+func (l *Limiter) observe(d time.Duration) {
+	for {
+		old := l.held.Load()
+		next := int64(d)
+		if old > 0 {
+			next = old + (int64(d)-old)/8
+		}
+		if l.held.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
+
+// expectedWait is how long the caller at position (1: first in line)
+// should wait for a slot at the recent pace.
+func (l *Limiter) expectedWait(position int64) time.Duration {
+	slots := int64(cap(l.slots))
+	rounds := (position + slots - 1) / slots
+	return time.Duration(rounds * l.held.Load())
 }
 
 func (l *Limiter) acquire(ctx context.Context) error {
@@ -64,8 +98,11 @@ func (l *Limiter) acquire(ctx context.Context) error {
 	if l.maxWait <= 0 {
 		return ErrBusy
 	}
-	l.waiting.Add(1)
+	position := l.waiting.Add(1)
 	defer l.waiting.Add(-1)
+	if l.expectedWait(position) > l.maxWait {
+		return ErrBusy
+	}
 	timer := time.NewTimer(l.maxWait)
 	defer timer.Stop()
 	select {

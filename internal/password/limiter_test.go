@@ -141,3 +141,53 @@ func TestLimiterReleasesOnPanic(t *testing.T) {
 		t.Errorf("Do after panic = %v, want nil", err)
 	}
 }
+
+// A caller that the queue ahead of it would keep waiting past the maximum,
+// at the pace of the recent hashes, is refused at once; the callers
+// already admitted still get their slots.
+func TestLimiterShedsWhatCannotBeServedInTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := password.NewLimiter(1, 250*time.Millisecond)
+		var waits []time.Duration
+		// Hashes of 100 ms set the pace.
+		for range 3 {
+			if err := l.Do(context.Background(), func() { time.Sleep(100 * time.Millisecond) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.OnWait = func(d time.Duration) { waits = append(waits, d) }
+		unblock := make(chan struct{})
+		held := make(chan error)
+		go func() { held <- l.Do(context.Background(), func() { <-unblock }) }()
+		synctest.Wait()
+
+		// Two callers expect 100 and 200 ms: they wait.
+		queued := make(chan error, 2)
+		for range 2 {
+			go func() { queued <- l.Do(context.Background(), func() { time.Sleep(100 * time.Millisecond) }) }()
+			synctest.Wait()
+		}
+		if got := l.Waiting(); got != 2 {
+			t.Fatalf("Waiting = %d, want 2", got)
+		}
+		// A third would expect 300 ms: refused without waiting.
+		err := l.Do(context.Background(), func() { t.Error("fn ran past the queue") })
+		if !errors.Is(err, password.ErrBusy) {
+			t.Fatalf("Do with 2 queued = %v, want ErrBusy", err)
+		}
+		if len(waits) != 2 || waits[1] != 0 {
+			// waits[0] is the holder's (0); the refused one waited 0 too.
+			t.Fatalf("waits %v, want the refusal at once", waits)
+		}
+		time.Sleep(50 * time.Millisecond)
+		close(unblock)
+		if err := <-held; err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := <-queued; err != nil {
+				t.Errorf("a queued caller got %v, want its slot", err)
+			}
+		}
+	})
+}
