@@ -129,20 +129,11 @@ func (a *api) handleLoginPost() http.Handler {
 // the email, as POST /v1/auth/magic-link.
 func (a *api) requestMagicLink(w http.ResponseWriter, r *http.Request) {
 	magic := newForm(r, "email")
-	err := a.svc.ThrottleIP(r.Context(), "magic-link", a.clientIP(r))
-	if err == nil {
-		err = a.svc.RequestMagicLink(r.Context(), r.PostFormValue("email"), a.meta(r))
-	}
-	if err != nil {
-		if !magic.fieldErrors(err) {
-			a.render(w, r, pageStatus(w, err), "login", a.loginView(r, nil, magic, a.pageMessage(r, err)))
-			return
-		}
-		a.render(w, r, http.StatusUnprocessableEntity, "login", a.loginView(r, nil, magic, ""))
-		return
-	}
-	a.setFlash(w, "magic_link_sent")
-	seeOther(w, r, "/login")
+	a.submit(w, r, formSubmission{
+		route: "magic-link", form: magic, page: "login", flash: "magic_link_sent", next: "/login",
+		call:   func() error { return a.svc.RequestMagicLink(r.Context(), r.PostFormValue("email"), a.meta(r)) },
+		failed: func(msg string) view { return a.loginView(r, nil, magic, msg) },
+	})
 }
 
 func (a *api) handleRegisterPage() http.Handler {
@@ -154,22 +145,15 @@ func (a *api) handleRegisterPage() http.Handler {
 func (a *api) handleRegisterPost() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := newForm(r, "name", "email")
-		err := a.svc.ThrottleIP(r.Context(), "register", a.clientIP(r))
-		if err == nil {
-			err = a.svc.Register(r.Context(), service.RegisterInput{
-				Name: r.PostFormValue("name"), Email: r.PostFormValue("email"), Password: r.PostFormValue("password"),
-			}, a.meta(r))
-		}
-		if err != nil {
-			v := view{Title: "Create an account", Form: f}
-			if !f.fieldErrors(err) {
-				v.Error = a.pageMessage(r, err)
-			}
-			a.render(w, r, pageStatus(w, err), "register", v)
-			return
-		}
-		a.setFlash(w, "verification_sent")
-		seeOther(w, r, "/verify-email")
+		a.submit(w, r, formSubmission{
+			route: "register", form: f, page: "register", flash: "verification_sent", next: "/verify-email",
+			call: func() error {
+				return a.svc.Register(r.Context(), service.RegisterInput{
+					Name: r.PostFormValue("name"), Email: r.PostFormValue("email"), Password: r.PostFormValue("password"),
+				}, a.meta(r))
+			},
+			failed: func(msg string) view { return view{Title: "Create an account", Form: f, Error: msg} },
+		})
 	})
 }
 
@@ -197,20 +181,13 @@ func (a *api) handleVerifyEmailPost() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.PostFormValue("action") == "resend" {
 			f := newForm(r, "email")
-			err := a.svc.ThrottleIP(r.Context(), "resend", a.clientIP(r))
-			if err == nil {
-				err = a.svc.ResendVerification(r.Context(), r.PostFormValue("email"), a.meta(r))
-			}
-			if err != nil {
-				v := view{Title: "Confirm your email address", Form: f, Data: verifyData{}}
-				if !f.fieldErrors(err) {
-					v.Error = a.pageMessage(r, err)
-				}
-				a.render(w, r, pageStatus(w, err), "verify-email", v)
-				return
-			}
-			a.setFlash(w, "verification_sent")
-			seeOther(w, r, "/verify-email")
+			a.submit(w, r, formSubmission{
+				route: "resend", form: f, page: "verify-email", flash: "verification_sent", next: "/verify-email",
+				call: func() error { return a.svc.ResendVerification(r.Context(), r.PostFormValue("email"), a.meta(r)) },
+				failed: func(msg string) view {
+					return view{Title: "Confirm your email address", Form: f, Error: msg, Data: verifyData{}}
+				},
+			})
 			return
 		}
 		err := a.svc.ThrottleIP(r.Context(), "verify", a.clientIP(r))

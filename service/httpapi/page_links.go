@@ -45,20 +45,11 @@ func (a *api) handleForgotPasswordPage() http.Handler {
 func (a *api) handleForgotPasswordPost() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := newForm(r, "email")
-		err := a.svc.ThrottleIP(r.Context(), "forgot", a.clientIP(r))
-		if err == nil {
-			err = a.svc.ForgotPassword(r.Context(), r.PostFormValue("email"), a.meta(r))
-		}
-		if err != nil {
-			v := view{Title: "Forgot your password?", Form: f}
-			if !f.fieldErrors(err) {
-				v.Error = a.pageMessage(r, err)
-			}
-			a.render(w, r, pageStatus(w, err), "forgot-password", v)
-			return
-		}
-		a.setFlash(w, "reset_sent")
-		seeOther(w, r, "/login")
+		a.submit(w, r, formSubmission{
+			route: "forgot", form: f, page: "forgot-password", flash: "reset_sent", next: "/login",
+			call:   func() error { return a.svc.ForgotPassword(r.Context(), r.PostFormValue("email"), a.meta(r)) },
+			failed: func(msg string) view { return view{Title: "Forgot your password?", Form: f, Error: msg} },
+		})
 	})
 }
 

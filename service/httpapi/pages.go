@@ -339,6 +339,41 @@ func (a *api) render(w http.ResponseWriter, r *http.Request, status int, name st
 	w.Write(buf.Bytes())
 }
 
+// formSubmission is a public form whose success is a flash and a redirect:
+// register, resend, forgot, magic link.
+type formSubmission struct {
+	route string       // the JSON route's throttle name
+	form  *form        // what was typed
+	call  func() error // the service call
+	// page and failed render the page again on failure: failed builds its
+	// view with the message about the whole form (empty when the fields
+	// carry the messages).
+	page   string
+	failed func(msg string) view
+	flash  string // shown after the redirect to next
+	next   string
+}
+
+// submit throttles the form under its JSON route's limit, runs the call,
+// and answers with the flash and a redirect, or the page again with the
+// messages next to the fields.
+func (a *api) submit(w http.ResponseWriter, r *http.Request, s formSubmission) {
+	err := a.svc.ThrottleIP(r.Context(), s.route, a.clientIP(r))
+	if err == nil {
+		err = s.call()
+	}
+	if err != nil {
+		msg := ""
+		if !s.form.fieldErrors(err) {
+			msg = a.pageMessage(r, err)
+		}
+		a.render(w, r, pageStatus(w, err), s.page, s.failed(msg))
+		return
+	}
+	a.setFlash(w, s.flash)
+	seeOther(w, r, s.next)
+}
+
 // renderError shows a page with only a message.
 func (a *api) renderError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	a.render(w, r, status, "error", view{Title: http.StatusText(status), Error: msg})
