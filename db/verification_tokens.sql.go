@@ -87,11 +87,20 @@ func (q *Queries) DeleteAllTokensForUser(ctx context.Context, userID *string) (i
 }
 
 const deleteExpiredVerificationTokens = `-- name: DeleteExpiredVerificationTokens :execrows
-DELETE FROM verification_tokens WHERE expires <= $1
+DELETE FROM verification_tokens
+WHERE token IN (SELECT old.token FROM verification_tokens old WHERE old.expires <= $1 LIMIT $2)
 `
 
-func (q *Queries) DeleteExpiredVerificationTokens(ctx context.Context, now time.Time) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteExpiredVerificationTokens, now)
+type DeleteExpiredVerificationTokensParams struct {
+	Now       time.Time
+	BatchSize int32
+}
+
+// DeleteExpiredVerificationTokens deletes at most batch_size expired tokens
+// (the purge loops until fewer are deleted: bounded batches hold their locks
+// briefly however large the backlog).
+func (q *Queries) DeleteExpiredVerificationTokens(ctx context.Context, arg DeleteExpiredVerificationTokensParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteExpiredVerificationTokens, arg.Now, arg.BatchSize)
 	if err != nil {
 		return 0, err
 	}

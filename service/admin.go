@@ -64,11 +64,20 @@ func (s *Service) ListUsers(ctx context.Context, in ListUsersInput) (UserPage, e
 	if err := validation(qErr, limitField(in.Limit), cursorErr); err != nil {
 		return UserPage{}, err
 	}
-	params := db.ListUsersParams{Q: query, RowLimit: int32(in.Limit) + 1}
+	params := db.ListUsersParams{RowLimit: int32(in.Limit) + 1}
 	if in.Cursor != "" {
 		params.AfterCreatedAt, params.AfterID = &after.createdAt, &after.id
 	}
-	rows, err := s.q.ListUsers(ctx, params)
+	var rows []db.UserProfile
+	var err error
+	if query == "" {
+		rows, err = s.q.ListUsers(ctx, params)
+	} else {
+		// Two queries rather than one with "q = '' OR ...": a plan made for
+		// any q could use neither the trigram indexes nor stop early.
+		rows, err = s.q.SearchUsers(ctx, db.SearchUsersParams{Pattern: likeEscaper.Replace(query),
+			AfterCreatedAt: params.AfterCreatedAt, AfterID: params.AfterID, RowLimit: params.RowLimit})
+	}
 	if err != nil {
 		return UserPage{}, translate(err)
 	}
@@ -84,6 +93,9 @@ func (s *Service) ListUsers(ctx context.Context, in ListUsersInput) (UserPage, e
 	}
 	return page, nil
 }
+
+// likeEscaper escapes LIKE's wildcards and its escape character.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 
 func limitField(limit int) *FieldError {
 	if limit < 1 || limit > MaxPageLimit {

@@ -3,24 +3,62 @@ package service
 import (
 	"context"
 	"errors"
+
+	"github.com/nextsecure/nextsecure/db"
 )
+
+// purgeBatch is how many rows one purge statement deletes at most. Each
+// batch is a statement (and transaction) of its own, so a backlog of
+// millions of rows never holds its row locks, or one snapshot, for long, and
+// requests interleave with the purge; 5,000 rows take a few tens of
+// milliseconds.
+const purgeBatch = 5000
 
 // Purge deletes what has expired: verification and reset tokens, pending
 // registrations, sessions, provider sign-in flows, rate-limit windows long past, and audit events
-// older than the retention. A periodic job runs it (Worker); River cleans
-// its own finished jobs.
+// older than the retention, each in batches of at most purgeBatch rows. A
+// periodic job runs it (Worker); River cleans its own finished jobs.
 // Errors: CodeUnavailable, CodeInternal.
 func (s *Service) Purge(ctx context.Context) error {
 	now := s.now()
-	_, e1 := s.q.DeleteExpiredVerificationTokens(ctx, now)
-	_, e2 := s.q.DeleteExpiredPreregistrations(ctx, &now)
-	_, e3 := s.q.DeleteExpiredSessions(ctx, now)
-	_, e4 := s.q.DeleteStaleRateLimits(ctx, now.Add(-2*limitNotice.Window))
-	_, e6 := s.q.DeleteExpiredOAuthFlows(ctx, now)
-	_, e7 := s.q.DeleteExpiredMFATokens(ctx, now)
+	q := s.q
+	e1 := purgeLoop(ctx, func(n int32) (int64, error) {
+		return q.DeleteExpiredVerificationTokens(ctx, db.DeleteExpiredVerificationTokensParams{Now: now, BatchSize: n})
+	})
+	e2 := purgeLoop(ctx, func(n int32) (int64, error) {
+		return q.DeleteExpiredPreregistrations(ctx, db.DeleteExpiredPreregistrationsParams{Now: &now, BatchSize: n})
+	})
+	e3 := purgeLoop(ctx, func(n int32) (int64, error) {
+		return q.DeleteExpiredSessions(ctx, db.DeleteExpiredSessionsParams{Now: now, BatchSize: n})
+	})
+	e4 := purgeLoop(ctx, func(n int32) (int64, error) {
+		return q.DeleteStaleRateLimits(ctx, db.DeleteStaleRateLimitsParams{Before: now.Add(-2 * limitNotice.Window), BatchSize: n})
+	})
+	e6 := purgeLoop(ctx, func(n int32) (int64, error) {
+		return q.DeleteExpiredOAuthFlows(ctx, db.DeleteExpiredOAuthFlowsParams{Now: now, BatchSize: n})
+	})
+	e7 := purgeLoop(ctx, func(n int32) (int64, error) {
+		return q.DeleteExpiredMFATokens(ctx, db.DeleteExpiredMFATokensParams{Now: now, BatchSize: n})
+	})
 	var e5 error
 	if s.cfg.AuditRetention > 0 {
-		_, e5 = s.q.DeleteAuthEventsBefore(ctx, now.Add(-s.cfg.AuditRetention))
+		before := now.Add(-s.cfg.AuditRetention)
+		e5 = purgeLoop(ctx, func(n int32) (int64, error) {
+			return q.DeleteAuthEventsBefore(ctx, db.DeleteAuthEventsBeforeParams{Before: before, BatchSize: n})
+		})
 	}
 	return translate(errors.Join(e1, e2, e3, e4, e5, e6, e7))
+}
+
+// purgeLoop runs del with the batch size until a batch deletes fewer rows.
+func purgeLoop(ctx context.Context, del func(batch int32) (int64, error)) error {
+	for {
+		n, err := del(purgeBatch)
+		if err != nil || n < purgeBatch {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
 }

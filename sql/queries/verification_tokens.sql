@@ -27,7 +27,11 @@ DELETE FROM verification_tokens WHERE preregistration_id = @preregistration_id;
 DELETE FROM verification_tokens WHERE user_id = @user_id AND purpose = @purpose;
 
 -- name: DeleteExpiredVerificationTokens :execrows
-DELETE FROM verification_tokens WHERE expires <= @now;
+-- DeleteExpiredVerificationTokens deletes at most batch_size expired tokens
+-- (the purge loops until fewer are deleted: bounded batches hold their locks
+-- briefly however large the backlog).
+DELETE FROM verification_tokens
+WHERE token IN (SELECT old.token FROM verification_tokens old WHERE old.expires <= @now LIMIT @batch_size);
 
 -- name: DeleteVerifyTokensForEmail :execrows
 -- DeleteVerifyTokensForEmail voids every email-verification token for an
