@@ -17,4 +17,4 @@ CREATE INDEX users_active_admins_idx ON users (id) WHERE role = 'admin' AND is_a
 DROP INDEX users_active_admins_idx;
 DROP INDEX users_name_trgm_idx;
 DROP INDEX users_email_trgm_idx;
--- The extension may serve other objects in this database; it stays.
+DROP EXTENSION IF EXISTS pg_trgm;
