@@ -81,7 +81,9 @@ type Querier interface {
 	DeleteExpiredSessions(ctx context.Context, arg DeleteExpiredSessionsParams) (int64, error)
 	// DeleteExpiredVerificationTokens deletes at most batch_size expired tokens
 	// (the purge loops until fewer are deleted: bounded batches hold their locks
-	// briefly however large the backlog).
+	// briefly however large the backlog). "= ANY (ARRAY(...))", not "IN (...)":
+	// the batch is then a list of keys looked up in the primary key, where an
+	// IN may be planned as a hash join that reads the whole table.
 	DeleteExpiredVerificationTokens(ctx context.Context, arg DeleteExpiredVerificationTokensParams) (int64, error)
 	DeleteMFAToken(ctx context.Context, tokenHash []byte) (int64, error)
 	DeleteMFATokensForUser(ctx context.Context, userID string) (int64, error)

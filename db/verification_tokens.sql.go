@@ -88,7 +88,7 @@ func (q *Queries) DeleteAllTokensForUser(ctx context.Context, userID *string) (i
 
 const deleteExpiredVerificationTokens = `-- name: DeleteExpiredVerificationTokens :execrows
 DELETE FROM verification_tokens
-WHERE token IN (SELECT old.token FROM verification_tokens old WHERE old.expires <= $1 LIMIT $2)
+WHERE token = ANY (ARRAY(SELECT old.token FROM verification_tokens old WHERE old.expires <= $1 LIMIT $2))
 `
 
 type DeleteExpiredVerificationTokensParams struct {
@@ -98,7 +98,9 @@ type DeleteExpiredVerificationTokensParams struct {
 
 // DeleteExpiredVerificationTokens deletes at most batch_size expired tokens
 // (the purge loops until fewer are deleted: bounded batches hold their locks
-// briefly however large the backlog).
+// briefly however large the backlog). "= ANY (ARRAY(...))", not "IN (...)":
+// the batch is then a list of keys looked up in the primary key, where an
+// IN may be planned as a hash join that reads the whole table.
 func (q *Queries) DeleteExpiredVerificationTokens(ctx context.Context, arg DeleteExpiredVerificationTokensParams) (int64, error) {
 	result, err := q.db.Exec(ctx, deleteExpiredVerificationTokens, arg.Now, arg.BatchSize)
 	if err != nil {

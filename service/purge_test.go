@@ -32,7 +32,7 @@ func TestPurgeDeletesBacklogInBatches(t *testing.T) {
 	}
 	var deletes int
 	for _, sql := range rec.take() {
-		if strings.HasPrefix(sql, "-- name: DeleteExpiredSessions") || strings.Contains(sql, "DELETE FROM sessions WHERE id IN") {
+		if strings.HasPrefix(sql, "-- name: DeleteExpiredSessions") || strings.Contains(sql, "DELETE FROM sessions WHERE id = ANY") {
 			deletes++
 		}
 	}

@@ -29,9 +29,11 @@ DELETE FROM verification_tokens WHERE user_id = @user_id AND purpose = @purpose;
 -- name: DeleteExpiredVerificationTokens :execrows
 -- DeleteExpiredVerificationTokens deletes at most batch_size expired tokens
 -- (the purge loops until fewer are deleted: bounded batches hold their locks
--- briefly however large the backlog).
+-- briefly however large the backlog). "= ANY (ARRAY(...))", not "IN (...)":
+-- the batch is then a list of keys looked up in the primary key, where an
+-- IN may be planned as a hash join that reads the whole table.
 DELETE FROM verification_tokens
-WHERE token IN (SELECT old.token FROM verification_tokens old WHERE old.expires <= @now LIMIT @batch_size);
+WHERE token = ANY (ARRAY(SELECT old.token FROM verification_tokens old WHERE old.expires <= @now LIMIT @batch_size));
 
 -- name: DeleteVerifyTokensForEmail :execrows
 -- DeleteVerifyTokensForEmail voids every email-verification token for an
