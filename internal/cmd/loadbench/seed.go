@@ -115,6 +115,15 @@ func seed(ctx context.Context, dsn string, spec seedSpec) (seedData, error) {
 		return sd, err
 	}
 
+	// Indexes are built faster once than row by row (the trigram GIN
+	// indexes most of all: 1,000,000 users took 2 minutes with them): drop
+	// the seeded tables' indexes that back no constraint, and recreate them
+	// from their own definitions after the COPY.
+	recreate, err := dropIndexes(ctx, conn, "users", "credentials", "sessions", "auth_events", "preregistrations")
+	if err != nil {
+		return sd, err
+	}
+
 	// copyN streams rows rows made by row(i) into table.
 	copyN := func(table string, cols []string, rows int, row func(i int) []any) error {
 		start := time.Now()
@@ -207,13 +216,53 @@ func seed(ctx context.Context, dsn string, spec seedSpec) (seedData, error) {
 	if _, err := conn.Exec(ctx, "RESET session_replication_role"); err != nil {
 		return sd, err
 	}
-	// Fresh tables have no statistics; a live database would.
 	start := time.Now()
+	if _, err := conn.Exec(ctx, "SET maintenance_work_mem = '256MB'"); err != nil {
+		return sd, err
+	}
+	for _, def := range recreate {
+		if _, err := conn.Exec(ctx, def); err != nil {
+			return sd, fmt.Errorf("recreating an index: %w", err)
+		}
+	}
+	step("  %d indexes built in %s", len(recreate), time.Since(start).Round(time.Millisecond))
+	// Fresh tables have no statistics; a live database would.
+	start = time.Now()
 	if _, err := conn.Exec(ctx, "VACUUM ANALYZE users, credentials, sessions, accounts, auth_events, preregistrations"); err != nil {
 		return sd, err
 	}
 	step("  VACUUM ANALYZE in %s", time.Since(start).Round(time.Millisecond))
 	return sd, nil
+}
+
+// dropIndexes drops the indexes of tables that back no constraint and
+// returns their definitions.
+func dropIndexes(ctx context.Context, conn *pgx.Conn, tables ...string) ([]string, error) {
+	rows, err := conn.Query(ctx, `
+		SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+		FROM pg_index i
+		WHERE i.indrelid = ANY ($1::regclass[])
+		  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)`, tables)
+	if err != nil {
+		return nil, err
+	}
+	var names, defs []string
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			return nil, err
+		}
+		names, defs = append(names, name), append(defs, def)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if _, err := conn.Exec(ctx, "DROP INDEX "+name); err != nil {
+			return nil, err
+		}
+	}
+	return defs, nil
 }
 
 // newToken makes a session token the way package service does: base64url of
