@@ -12,8 +12,9 @@ import (
 )
 
 // purgeExpired runs service.Purge, as the server's periodic job does, on a
-// clock an hour ahead, so it purges the sessions seeded to expire in ten
-// minutes (which the servers' own purge, on the real clock, leaves alone).
+// clock set an hour after the sessions seeded to expire in a day did, so it
+// purges them, which the servers' own purge, on the real clock, leaves alone
+// (the pending registrations, seeded to expire then too, go with them).
 func purgeExpired(ctx context.Context, sd seedData) (string, error) {
 	pool, err := pgxpool.New(ctx, sd.dsn)
 	if err != nil {

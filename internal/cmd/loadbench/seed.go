@@ -37,7 +37,7 @@ type seedSpec struct {
 	users    int // users, each with a credential, 2 sessions and events
 	sample   int // users whose emails, ids and tokens the scenarios rotate over
 	events   int // audit events per user
-	expired  int // extra sessions that expire in 10 minutes, for the purge scenario
+	expired  int // extra sessions that expire in a day, for the purge scenario
 	prereg   int // pending registrations, in percent of users
 	sessions int // sessions per user
 }
@@ -77,8 +77,8 @@ func seedEmail(i int) string { return fmt.Sprintf("bench-user-%07d@example.com",
 // user, created one second apart (the newest last), each with a credential
 // holding one precomputed argon2id hash of seedPassword, spec.sessions live
 // sessions and spec.events audit events; spec.prereg percent as many pending
-// registrations; and spec.expired sessions that expire in ten minutes (the
-// purge scenario purges them with a clock an hour ahead, so the servers' own
+// registrations; and spec.expired sessions that expire in a day (the
+// purge scenario purges them with a clock 25 hours ahead, so the servers' own
 // periodic purge leaves them alone). Then it analyzes the tables. The
 // session tokens of the sample are random; everyone else's token hashes are
 // random bytes.
@@ -97,7 +97,7 @@ func seed(ctx context.Context, dsn string, spec seedSpec) (seedData, error) {
 	n := spec.users
 	stride := max(1, n/max(1, spec.sample))
 	sampled := func(i int) bool { return i%stride == 0 && i/stride < spec.sample }
-	sd := seedData{commonQ: "example.com", expiredAt: now.Add(10 * time.Minute), expired: spec.expired, dsn: dsn}
+	sd := seedData{commonQ: "example.com", expiredAt: now.Add(24 * time.Hour), expired: spec.expired, dsn: dsn}
 	created := func(i int) time.Time { return now.Add(-time.Duration(n-i) * time.Second) }
 	uid := func(i int) string { return fmt.Sprintf("lbu%023d", i) }
 	for i := range n {
