@@ -40,7 +40,7 @@ func (q *Queries) CreateAuthEvent(ctx context.Context, arg CreateAuthEventParams
 
 const deleteAuthEventsBefore = `-- name: DeleteAuthEventsBefore :execrows
 DELETE FROM auth_events
-WHERE id = ANY (ARRAY(SELECT old.id FROM auth_events old WHERE old.created_at < $1 LIMIT $2))
+WHERE id = ANY (ARRAY(SELECT old.id FROM auth_events old WHERE old.created_at < $1 ORDER BY old.created_at LIMIT $2))
 `
 
 type DeleteAuthEventsBeforeParams struct {

@@ -87,7 +87,7 @@ func (q *Queries) CreateRecoveryCodes(ctx context.Context, arg CreateRecoveryCod
 
 const deleteExpiredMFATokens = `-- name: DeleteExpiredMFATokens :execrows
 DELETE FROM mfa_tokens
-WHERE token_hash = ANY (ARRAY(SELECT old.token_hash FROM mfa_tokens old WHERE old.expires_at <= $1 LIMIT $2))
+WHERE token_hash = ANY (ARRAY(SELECT old.token_hash FROM mfa_tokens old WHERE old.expires_at <= $1 ORDER BY old.expires_at LIMIT $2))
 `
 
 type DeleteExpiredMFATokensParams struct {

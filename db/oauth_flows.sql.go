@@ -88,7 +88,7 @@ func (q *Queries) CreateOAuthFlow(ctx context.Context, arg CreateOAuthFlowParams
 
 const deleteExpiredOAuthFlows = `-- name: DeleteExpiredOAuthFlows :execrows
 DELETE FROM oauth_flows
-WHERE id = ANY (ARRAY(SELECT old.id FROM oauth_flows old WHERE old.expires_at <= $1 LIMIT $2))
+WHERE id = ANY (ARRAY(SELECT old.id FROM oauth_flows old WHERE old.expires_at <= $1 ORDER BY old.expires_at LIMIT $2))
 `
 
 type DeleteExpiredOAuthFlowsParams struct {

@@ -71,7 +71,7 @@ func (q *Queries) CreatePreregistration(ctx context.Context, arg CreatePreregist
 
 const deleteExpiredPreregistrations = `-- name: DeleteExpiredPreregistrations :execrows
 DELETE FROM preregistrations
-WHERE id = ANY (ARRAY(SELECT old.id FROM preregistrations old WHERE old.expires_at <= $1 LIMIT $2))
+WHERE id = ANY (ARRAY(SELECT old.id FROM preregistrations old WHERE old.expires_at <= $1 ORDER BY old.expires_at LIMIT $2))
 `
 
 type DeleteExpiredPreregistrationsParams struct {

@@ -83,7 +83,11 @@ type Querier interface {
 	// (the purge loops until fewer are deleted: bounded batches hold their locks
 	// briefly however large the backlog). "= ANY (ARRAY(...))", not "IN (...)":
 	// the batch is then a list of keys looked up in the primary key, where an
-	// IN may be planned as a hash join that reads the whole table.
+	// IN may be planned as a hash join that reads the whole table. ORDER BY
+	// expires: the batch then comes from the index on it, whatever the share of
+	// expired rows (without it, at 500,000 expired of 2,500,000 sessions, the
+	// planner chose a sequential scan for the LIMIT, which read through the live
+	// rows first: 0.8 s a batch).
 	DeleteExpiredVerificationTokens(ctx context.Context, arg DeleteExpiredVerificationTokensParams) (int64, error)
 	DeleteMFAToken(ctx context.Context, tokenHash []byte) (int64, error)
 	DeleteMFATokensForUser(ctx context.Context, userID string) (int64, error)

@@ -36,7 +36,7 @@ func (q *Queries) CarryRateLimit(ctx context.Context, arg CarryRateLimitParams) 
 
 const deleteStaleRateLimits = `-- name: DeleteStaleRateLimits :execrows
 DELETE FROM rate_limits
-WHERE key = ANY (ARRAY(SELECT old.key FROM rate_limits old WHERE old.window_start < $1 LIMIT $2))
+WHERE key = ANY (ARRAY(SELECT old.key FROM rate_limits old WHERE old.window_start < $1 ORDER BY old.window_start LIMIT $2))
 `
 
 type DeleteStaleRateLimitsParams struct {

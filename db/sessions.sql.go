@@ -64,7 +64,7 @@ func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) (C
 
 const deleteExpiredSessions = `-- name: DeleteExpiredSessions :execrows
 DELETE FROM sessions
-WHERE id = ANY (ARRAY(SELECT old.id FROM sessions old WHERE old.expires_at <= $1 LIMIT $2))
+WHERE id = ANY (ARRAY(SELECT old.id FROM sessions old WHERE old.expires_at <= $1 ORDER BY old.expires_at LIMIT $2))
 `
 
 type DeleteExpiredSessionsParams struct {

@@ -16,4 +16,4 @@ LIMIT @row_limit;
 -- older than the retention (the purge loops; see
 -- DeleteExpiredVerificationTokens).
 DELETE FROM auth_events
-WHERE id = ANY (ARRAY(SELECT old.id FROM auth_events old WHERE old.created_at < @before LIMIT @batch_size));
+WHERE id = ANY (ARRAY(SELECT old.id FROM auth_events old WHERE old.created_at < @before ORDER BY old.created_at LIMIT @batch_size));

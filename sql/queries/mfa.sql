@@ -93,7 +93,7 @@ DELETE FROM mfa_tokens WHERE user_id = @user_id;
 -- DeleteExpiredMFATokens deletes at most batch_size expired tokens (the
 -- purge loops; see DeleteExpiredVerificationTokens).
 DELETE FROM mfa_tokens
-WHERE token_hash = ANY (ARRAY(SELECT old.token_hash FROM mfa_tokens old WHERE old.expires_at <= @now LIMIT @batch_size));
+WHERE token_hash = ANY (ARRAY(SELECT old.token_hash FROM mfa_tokens old WHERE old.expires_at <= @now ORDER BY old.expires_at LIMIT @batch_size));
 
 -- name: ListMFASecrets :many
 -- ListMFASecrets pages, by user id, the sealed TOTP secrets for

@@ -31,4 +31,4 @@ SELECT id FROM sessions WHERE id = @id AND expires_at > @now FOR SHARE;
 -- DeleteExpiredOAuthFlows deletes at most batch_size expired flows (the
 -- purge loops; see DeleteExpiredVerificationTokens).
 DELETE FROM oauth_flows
-WHERE id = ANY (ARRAY(SELECT old.id FROM oauth_flows old WHERE old.expires_at <= @now LIMIT @batch_size));
+WHERE id = ANY (ARRAY(SELECT old.id FROM oauth_flows old WHERE old.expires_at <= @now ORDER BY old.expires_at LIMIT @batch_size));

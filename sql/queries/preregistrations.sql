@@ -38,7 +38,7 @@ DELETE FROM preregistrations WHERE id = @id;
 -- DeleteExpiredPreregistrations deletes at most batch_size expired pending
 -- registrations (the purge loops; see DeleteExpiredVerificationTokens).
 DELETE FROM preregistrations
-WHERE id = ANY (ARRAY(SELECT old.id FROM preregistrations old WHERE old.expires_at <= @now LIMIT @batch_size));
+WHERE id = ANY (ARRAY(SELECT old.id FROM preregistrations old WHERE old.expires_at <= @now ORDER BY old.expires_at LIMIT @batch_size));
 
 -- name: LockEmail :exec
 -- LockEmail serialises, until the transaction ends, every workflow that

@@ -49,4 +49,4 @@ DELETE FROM sessions WHERE user_id = @user_id AND id <> @keep_id;
 -- DeleteExpiredSessions deletes at most batch_size expired sessions (the
 -- purge loops; see DeleteExpiredVerificationTokens).
 DELETE FROM sessions
-WHERE id = ANY (ARRAY(SELECT old.id FROM sessions old WHERE old.expires_at <= @now LIMIT @batch_size));
+WHERE id = ANY (ARRAY(SELECT old.id FROM sessions old WHERE old.expires_at <= @now ORDER BY old.expires_at LIMIT @batch_size));
