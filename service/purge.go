@@ -12,13 +12,15 @@ import (
 // batch is a statement (and transaction) of its own, so a backlog of
 // millions of rows never holds its row locks, or one snapshot, for long, and
 // requests interleave with the purge.
-const purgeBatch = 2000
+const purgeBatch = 500
 
-// purgePause is how long the purge rests after a full batch, as a fraction of
-// the time the batch took: with 1, it uses at most half of a database core,
-// so that a large backlog (500,000 expired sessions took 47 s under load)
-// does not starve the requests running meanwhile.
-const purgePause = 1.0
+// purgePause is how long the purge rests after a full batch, in multiples of
+// the time the batch took: with 3, it uses at most a quarter of a database
+// core, so that a large backlog does not starve the requests running
+// meanwhile. Measured at a million users with 500,000 expired sessions and
+// GET /v1/me at 16 clients on 2 cores: batches of 2,000 with a rest as long
+// as the batch (16 s in all) raised its p99 from 9.0 to 44.5 ms.
+const purgePause = 3.0
 
 // maxPurgePause bounds one pause, should one batch stall.
 const maxPurgePause = time.Second

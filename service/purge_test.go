@@ -36,9 +36,9 @@ func TestPurgeDeletesBacklogInBatches(t *testing.T) {
 			deletes++
 		}
 	}
-	// 6 × 2,000 + 345: the last batch, short, ends the loop.
-	if want := 7; deletes != want {
-		t.Errorf("got %d DELETE statements on sessions, want %d (batches of 2,000)", deletes, want)
+	// 24 × 500 + 345: the last batch, short, ends the loop.
+	if want := 25; deletes != want {
+		t.Errorf("got %d DELETE statements on sessions, want %d (batches of 500)", deletes, want)
 	}
 	var left, kept int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE expires_at <= $1), count(*) FILTER (WHERE expires_at > $1)
