@@ -12,6 +12,12 @@
 //	go build -o bin/nextsecure ./cmd/nextsecure
 //	go run ./internal/cmd/loadbench -server bin/nextsecure [-duration 10s] [-clients 16,64]
 //
+// -users N sets the database's size (default 3,000; "make bench
+// BENCH_FLAGS=-users 1000000" for the scale run): N users with two sessions
+// and ten audit events each, 1% as many pending registrations, and, for the
+// purge scenario, 500,000 sessions to purge, all seeded with COPY; the
+// scenarios rotate over -sessions users spread evenly over all of them.
+//
 // wrk must be installed (Debian: apt-get install wrk). "make bench" builds
 // both binaries and runs the tool, installing wrk first when it runs as root
 // on Debian. The cluster is left running (like make run and make test do),
