@@ -39,12 +39,20 @@ func (q *Queries) CreateAuthEvent(ctx context.Context, arg CreateAuthEventParams
 }
 
 const deleteAuthEventsBefore = `-- name: DeleteAuthEventsBefore :execrows
-DELETE FROM auth_events WHERE created_at < $1
+DELETE FROM auth_events
+WHERE id = ANY (ARRAY(SELECT old.id FROM auth_events old WHERE old.created_at < $1 ORDER BY old.created_at LIMIT $2))
 `
 
-// DeleteAuthEventsBefore drops the audit trail older than the retention.
-func (q *Queries) DeleteAuthEventsBefore(ctx context.Context, before time.Time) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteAuthEventsBefore, before)
+type DeleteAuthEventsBeforeParams struct {
+	Before    time.Time
+	BatchSize int32
+}
+
+// DeleteAuthEventsBefore drops at most batch_size events of the audit trail
+// older than the retention (the purge loops; see
+// DeleteExpiredVerificationTokens).
+func (q *Queries) DeleteAuthEventsBefore(ctx context.Context, arg DeleteAuthEventsBeforeParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteAuthEventsBefore, arg.Before, arg.BatchSize)
 	if err != nil {
 		return 0, err
 	}

@@ -86,11 +86,19 @@ func (q *Queries) CreateRecoveryCodes(ctx context.Context, arg CreateRecoveryCod
 }
 
 const deleteExpiredMFATokens = `-- name: DeleteExpiredMFATokens :execrows
-DELETE FROM mfa_tokens WHERE expires_at <= $1
+DELETE FROM mfa_tokens
+WHERE token_hash = ANY (ARRAY(SELECT old.token_hash FROM mfa_tokens old WHERE old.expires_at <= $1 ORDER BY old.expires_at LIMIT $2))
 `
 
-func (q *Queries) DeleteExpiredMFATokens(ctx context.Context, now time.Time) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteExpiredMFATokens, now)
+type DeleteExpiredMFATokensParams struct {
+	Now       time.Time
+	BatchSize int32
+}
+
+// DeleteExpiredMFATokens deletes at most batch_size expired tokens (the
+// purge loops; see DeleteExpiredVerificationTokens).
+func (q *Queries) DeleteExpiredMFATokens(ctx context.Context, arg DeleteExpiredMFATokensParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteExpiredMFATokens, arg.Now, arg.BatchSize)
 	if err != nil {
 		return 0, err
 	}

@@ -87,11 +87,19 @@ func (q *Queries) CreateOAuthFlow(ctx context.Context, arg CreateOAuthFlowParams
 }
 
 const deleteExpiredOAuthFlows = `-- name: DeleteExpiredOAuthFlows :execrows
-DELETE FROM oauth_flows WHERE expires_at <= $1
+DELETE FROM oauth_flows
+WHERE id = ANY (ARRAY(SELECT old.id FROM oauth_flows old WHERE old.expires_at <= $1 ORDER BY old.expires_at LIMIT $2))
 `
 
-func (q *Queries) DeleteExpiredOAuthFlows(ctx context.Context, now time.Time) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteExpiredOAuthFlows, now)
+type DeleteExpiredOAuthFlowsParams struct {
+	Now       time.Time
+	BatchSize int32
+}
+
+// DeleteExpiredOAuthFlows deletes at most batch_size expired flows (the
+// purge loops; see DeleteExpiredVerificationTokens).
+func (q *Queries) DeleteExpiredOAuthFlows(ctx context.Context, arg DeleteExpiredOAuthFlowsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteExpiredOAuthFlows, arg.Now, arg.BatchSize)
 	if err != nil {
 		return 0, err
 	}

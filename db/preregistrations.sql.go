@@ -70,11 +70,19 @@ func (q *Queries) CreatePreregistration(ctx context.Context, arg CreatePreregist
 }
 
 const deleteExpiredPreregistrations = `-- name: DeleteExpiredPreregistrations :execrows
-DELETE FROM preregistrations WHERE expires_at <= $1
+DELETE FROM preregistrations
+WHERE id = ANY (ARRAY(SELECT old.id FROM preregistrations old WHERE old.expires_at <= $1 ORDER BY old.expires_at LIMIT $2))
 `
 
-func (q *Queries) DeleteExpiredPreregistrations(ctx context.Context, now *time.Time) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteExpiredPreregistrations, now)
+type DeleteExpiredPreregistrationsParams struct {
+	Now       *time.Time
+	BatchSize int32
+}
+
+// DeleteExpiredPreregistrations deletes at most batch_size expired pending
+// registrations (the purge loops; see DeleteExpiredVerificationTokens).
+func (q *Queries) DeleteExpiredPreregistrations(ctx context.Context, arg DeleteExpiredPreregistrationsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteExpiredPreregistrations, arg.Now, arg.BatchSize)
 	if err != nil {
 		return 0, err
 	}

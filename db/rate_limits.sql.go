@@ -35,11 +35,19 @@ func (q *Queries) CarryRateLimit(ctx context.Context, arg CarryRateLimitParams) 
 }
 
 const deleteStaleRateLimits = `-- name: DeleteStaleRateLimits :execrows
-DELETE FROM rate_limits WHERE window_start < $1
+DELETE FROM rate_limits
+WHERE key = ANY (ARRAY(SELECT old.key FROM rate_limits old WHERE old.window_start < $1 ORDER BY old.window_start LIMIT $2))
 `
 
-func (q *Queries) DeleteStaleRateLimits(ctx context.Context, before time.Time) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteStaleRateLimits, before)
+type DeleteStaleRateLimitsParams struct {
+	Before    time.Time
+	BatchSize int32
+}
+
+// DeleteStaleRateLimits deletes at most batch_size windows that started
+// before before (the purge loops; see DeleteExpiredVerificationTokens).
+func (q *Queries) DeleteStaleRateLimits(ctx context.Context, arg DeleteStaleRateLimitsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteStaleRateLimits, arg.Before, arg.BatchSize)
 	if err != nil {
 		return 0, err
 	}

@@ -63,11 +63,19 @@ func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) (C
 }
 
 const deleteExpiredSessions = `-- name: DeleteExpiredSessions :execrows
-DELETE FROM sessions WHERE expires_at <= $1
+DELETE FROM sessions
+WHERE id = ANY (ARRAY(SELECT old.id FROM sessions old WHERE old.expires_at <= $1 ORDER BY old.expires_at LIMIT $2))
 `
 
-func (q *Queries) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteExpiredSessions, now)
+type DeleteExpiredSessionsParams struct {
+	Now       time.Time
+	BatchSize int32
+}
+
+// DeleteExpiredSessions deletes at most batch_size expired sessions (the
+// purge loops; see DeleteExpiredVerificationTokens).
+func (q *Queries) DeleteExpiredSessions(ctx context.Context, arg DeleteExpiredSessionsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteExpiredSessions, arg.Now, arg.BatchSize)
 	if err != nil {
 		return 0, err
 	}

@@ -12,5 +12,8 @@ ORDER BY id DESC
 LIMIT @row_limit;
 
 -- name: DeleteAuthEventsBefore :execrows
--- DeleteAuthEventsBefore drops the audit trail older than the retention.
-DELETE FROM auth_events WHERE created_at < @before;
+-- DeleteAuthEventsBefore drops at most batch_size events of the audit trail
+-- older than the retention (the purge loops; see
+-- DeleteExpiredVerificationTokens).
+DELETE FROM auth_events
+WHERE id = ANY (ARRAY(SELECT old.id FROM auth_events old WHERE old.created_at < @before ORDER BY old.created_at LIMIT @batch_size));

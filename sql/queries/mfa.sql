@@ -90,7 +90,10 @@ DELETE FROM mfa_tokens WHERE token_hash = @token_hash;
 DELETE FROM mfa_tokens WHERE user_id = @user_id;
 
 -- name: DeleteExpiredMFATokens :execrows
-DELETE FROM mfa_tokens WHERE expires_at <= @now;
+-- DeleteExpiredMFATokens deletes at most batch_size expired tokens (the
+-- purge loops; see DeleteExpiredVerificationTokens).
+DELETE FROM mfa_tokens
+WHERE token_hash = ANY (ARRAY(SELECT old.token_hash FROM mfa_tokens old WHERE old.expires_at <= @now ORDER BY old.expires_at LIMIT @batch_size));
 
 -- name: ListMFASecrets :many
 -- ListMFASecrets pages, by user id, the sealed TOTP secrets for

@@ -28,4 +28,7 @@ RETURNING id, binding_hash, provider, verifier, nonce, redirect_to, link_user_id
 SELECT id FROM sessions WHERE id = @id AND expires_at > @now FOR SHARE;
 
 -- name: DeleteExpiredOAuthFlows :execrows
-DELETE FROM oauth_flows WHERE expires_at <= @now;
+-- DeleteExpiredOAuthFlows deletes at most batch_size expired flows (the
+-- purge loops; see DeleteExpiredVerificationTokens).
+DELETE FROM oauth_flows
+WHERE id = ANY (ARRAY(SELECT old.id FROM oauth_flows old WHERE old.expires_at <= @now ORDER BY old.expires_at LIMIT @batch_size));

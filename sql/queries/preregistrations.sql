@@ -35,7 +35,10 @@ UPDATE preregistrations SET expires_at = @expires_at WHERE id = @id;
 DELETE FROM preregistrations WHERE id = @id;
 
 -- name: DeleteExpiredPreregistrations :execrows
-DELETE FROM preregistrations WHERE expires_at <= @now;
+-- DeleteExpiredPreregistrations deletes at most batch_size expired pending
+-- registrations (the purge loops; see DeleteExpiredVerificationTokens).
+DELETE FROM preregistrations
+WHERE id = ANY (ARRAY(SELECT old.id FROM preregistrations old WHERE old.expires_at <= @now ORDER BY old.expires_at LIMIT @batch_size));
 
 -- name: LockEmail :exec
 -- LockEmail serialises, until the transaction ends, every workflow that

@@ -19,7 +19,10 @@ WHERE key = @key;
 DELETE FROM rate_limits WHERE key = @key;
 
 -- name: DeleteStaleRateLimits :execrows
-DELETE FROM rate_limits WHERE window_start < @before;
+-- DeleteStaleRateLimits deletes at most batch_size windows that started
+-- before before (the purge loops; see DeleteExpiredVerificationTokens).
+DELETE FROM rate_limits
+WHERE key = ANY (ARRAY(SELECT old.key FROM rate_limits old WHERE old.window_start < @before ORDER BY old.window_start LIMIT @batch_size));
 
 -- name: CarryRateLimit :exec
 -- CarryRateLimit copies the live window of from_key to to_key unless to_key

@@ -46,4 +46,7 @@ DELETE FROM sessions WHERE user_id = @user_id;
 DELETE FROM sessions WHERE user_id = @user_id AND id <> @keep_id;
 
 -- name: DeleteExpiredSessions :execrows
-DELETE FROM sessions WHERE expires_at <= @now;
+-- DeleteExpiredSessions deletes at most batch_size expired sessions (the
+-- purge loops; see DeleteExpiredVerificationTokens).
+DELETE FROM sessions
+WHERE id = ANY (ARRAY(SELECT old.id FROM sessions old WHERE old.expires_at <= @now ORDER BY old.expires_at LIMIT @batch_size));

@@ -61,12 +61,27 @@ DELETE FROM users WHERE id = @id;
 -- ListUsers pages newest first by (created_at, id), with what each user's
 -- public representation needs (as GetUserProfile), in one round trip. Pass
 -- the last row's created_at and id as the cursor, or NULLs for the first
--- page; q is a case-insensitive substring of email or name ('' matches
--- everyone).
+-- page. It walks users_created_at_id_idx and stops after row_limit rows.
 SELECT p.id, p.name, p.email, p.email_verified, p.image, p.is_active, p.role, p.created_at, p.updated_at,
        p.has_password, p.account_providers, p.account_types, p.mfa_enabled
 FROM user_profiles p
-WHERE (@q::text = '' OR strpos(lower(p.email), lower(@q::text)) > 0 OR strpos(lower(COALESCE(p.name, '')), lower(@q::text)) > 0)
+WHERE sqlc.narg(after_created_at)::timestamptz IS NULL
+   OR (p.created_at, p.id) < (sqlc.narg(after_created_at)::timestamptz, sqlc.narg(after_id)::text)
+ORDER BY p.created_at DESC, p.id DESC
+LIMIT @row_limit;
+
+-- name: SearchUsers :many
+-- SearchUsers is ListUsers restricted to the users whose email or name
+-- contains pattern, case-insensitively; pattern is the substring with LIKE's
+-- wildcards (backslash, percent, underscore) escaped by a backslash. LIKE,
+-- not strpos, so the trigram indexes users_email_trgm_idx and
+-- users_name_trgm_idx can find a rare substring; a common one is found as
+-- fast by walking users_created_at_id_idx, which the planner weighs.
+SELECT p.id, p.name, p.email, p.email_verified, p.image, p.is_active, p.role, p.created_at, p.updated_at,
+       p.has_password, p.account_providers, p.account_types, p.mfa_enabled
+FROM user_profiles p
+WHERE (lower(p.email) LIKE '%' || lower(@pattern::text) || '%'
+       OR lower(p.name) LIKE '%' || lower(@pattern::text) || '%')
   AND (sqlc.narg(after_created_at)::timestamptz IS NULL
        OR (p.created_at, p.id) < (sqlc.narg(after_created_at)::timestamptz, sqlc.narg(after_id)::text))
 ORDER BY p.created_at DESC, p.id DESC

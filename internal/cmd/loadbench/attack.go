@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +21,8 @@ import (
 	"time"
 )
 
-var allScenarios = []string{"login", "me", "register", "healthz"}
+var allScenarios = []string{"login", "me", "register", "healthz", "admin-list", "admin-search-rare",
+	"admin-search-common", "events", "purge"}
 
 // runID makes every email the benchmark registers unique across runs.
 var runID = strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -39,6 +41,9 @@ type scenario struct {
 	url         string // what wrk is pointed at
 	script      string // wrk Lua script
 	probe       func() (*http.Request, error)
+	// during, if set, runs while the measured load runs (it starts with
+	// it); what it returns is reported beside the cell.
+	during func(context.Context) (string, error)
 }
 
 func newScenario(name, base string, sd seedData) scenario {
@@ -52,7 +57,7 @@ func newScenario(name, base string, sd seedData) scenario {
 		return scenario{name, "POST /v1/auth/login", base + "/v1/auth/login", loginScript(bodies),
 			func() (*http.Request, error) {
 				return jsonRequest(base+"/v1/auth/login", bodies[0])
-			}}
+			}, nil}
 	case "me":
 		return scenario{name, "GET /v1/me", base + "/v1/me", meScript(sd.tokens),
 			func() (*http.Request, error) {
@@ -61,19 +66,52 @@ func newScenario(name, base string, sd seedData) scenario {
 					req.Header.Set("Authorization", "Bearer "+sd.tokens[0])
 				}
 				return req, err
-			}}
+			}, nil}
 	case "register":
 		return scenario{name, "POST /v1/auth/register", base + "/v1/auth/register", registerScript(),
 			func() (*http.Request, error) {
 				b, _ := json.Marshal(map[string]string{"name": "Bench Newcomer 0",
 					"email": "new-" + runID + "-probe@example.com", "password": registerPassword})
 				return jsonRequest(base+"/v1/auth/register", string(b))
-			}}
+			}, nil}
 	case "healthz":
 		return scenario{name, "GET /healthz", base + "/healthz", healthzScript(),
-			func() (*http.Request, error) { return http.NewRequest("GET", base+"/healthz", nil) }}
+			func() (*http.Request, error) { return http.NewRequest("GET", base+"/healthz", nil) }, nil}
+	case "admin-list":
+		return adminScenario(name, "GET /v1/admin/users (first page)", base, sd.adminToken, []string{"/v1/admin/users?limit=50"})
+	case "admin-search-rare":
+		paths := make([]string, len(sd.rareQs))
+		for i, q := range sd.rareQs {
+			paths[i] = "/v1/admin/users?limit=50&q=" + url.QueryEscape(q)
+		}
+		return adminScenario(name, "GET /v1/admin/users?q=rare", base, sd.adminToken, paths)
+	case "admin-search-common":
+		return adminScenario(name, "GET /v1/admin/users?q=common", base, sd.adminToken,
+			[]string{"/v1/admin/users?limit=50&q=" + url.QueryEscape(sd.commonQ)})
+	case "events":
+		paths := make([]string, len(sd.userIDs))
+		for i, id := range sd.userIDs {
+			paths[i] = "/v1/admin/users/" + url.PathEscape(id) + "/events?limit=50"
+		}
+		return adminScenario(name, "GET /v1/admin/users/{id}/events", base, sd.adminToken, paths)
+	case "purge":
+		sc := newScenario("me", base, sd)
+		sc.name, sc.label = name, "GET /v1/me during purge"
+		sc.during = func(ctx context.Context) (string, error) { return purgeExpired(ctx, sd) }
+		return sc
 	}
 	panic("unknown scenario " + name)
+}
+
+// adminScenario rotates GET requests over paths with the admin's session.
+func adminScenario(name, label, base, token string, paths []string) scenario {
+	return scenario{name, label, base, getScript(token, paths), func() (*http.Request, error) {
+		req, err := http.NewRequest("GET", base+paths[0], nil)
+		if err == nil {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		return req, err
+	}, nil}
 }
 
 func jsonRequest(url, body string) (*http.Request, error) {
@@ -126,6 +164,7 @@ type cell struct {
 	corrected  bool           // p50/p99 are wrk's, with its coordinated-omission correction
 	limit      *hashSample    // hashing scenarios: mean of the hashing limits measured before and after the cell
 	floor      *cell          // the bare baseline run right after this cell, if any
+	note       string         // what the scenario's during reported
 }
 
 func (c cell) rate() float64 {
@@ -260,6 +299,18 @@ func attack(ctx context.Context, sc scenario, n int, d time.Duration, cp cpuProb
 	var wall time.Duration
 	cpu0 = cp.read()
 	start := time.Now()
+	type result struct {
+		note string
+		err  error
+	}
+	var during chan result
+	if sc.during != nil {
+		during = make(chan result, 1)
+		go func() {
+			note, err := sc.during(ctx)
+			during <- result{note, err}
+		}()
+	}
 	r, err := runWrk(ctx, wc, scriptPath, sc.url, n, d, false, func(pid int) {
 		wall = time.Since(start)
 		cpu1 = cp.read()
@@ -271,6 +322,16 @@ func attack(ctx context.Context, sc scenario, n int, d time.Duration, cp cpuProb
 	})
 	if rss != nil {
 		rss.stop()
+	}
+	if during != nil {
+		r := <-during
+		if r.err != nil {
+			return c, fmt.Errorf("during the load: %w", r.err)
+		}
+		c.note = r.note
+		if d := time.Since(start); d > wall+time.Second {
+			c.note += fmt.Sprintf(" (it outlasted the measured load by %s)", (d - wall).Round(time.Millisecond))
+		}
 	}
 	if err != nil {
 		return c, err

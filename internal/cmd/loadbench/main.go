@@ -12,6 +12,12 @@
 //	go build -o bin/nextsecure ./cmd/nextsecure
 //	go run ./internal/cmd/loadbench -server bin/nextsecure [-duration 10s] [-clients 16,64]
 //
+// -users N sets the database's size (default 3,000; "make bench
+// BENCH_FLAGS=-users 1000000" for the scale run): N users with two sessions
+// and ten audit events each, 1% as many pending registrations, and, for the
+// purge scenario, 500,000 sessions to purge, all seeded with COPY; the
+// scenarios rotate over -sessions users spread evenly over all of them.
+//
 // wrk must be installed (Debian: apt-get install wrk). "make bench" builds
 // both binaries and runs the tool, installing wrk first when it runs as root
 // on Debian. The cluster is left running (like make run and make test do),
@@ -43,6 +49,7 @@ type options struct {
 	dbName    string
 	users     int
 	sessions  int
+	seed      seedSpec
 	duration  time.Duration
 	clients   []int
 	scenarios []string
@@ -81,8 +88,12 @@ func run(ctx context.Context, args []string) (int, error) {
 	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
 	fs.StringVar(&o.server, "server", "bin/nextsecure", "the nextsecure binary to start")
 	fs.StringVar(&o.dbName, "db", "nextsecure_bench", "database to drop, recreate and seed on the throwaway cluster")
-	fs.IntVar(&o.users, "users", 3000, "seeded users (active, verified, one shared password)")
-	fs.IntVar(&o.sessions, "sessions", 3000, "seeded sessions (one each for the first N users) for GET /v1/me")
+	fs.IntVar(&o.users, "users", 3000, "seeded users (active, verified, one shared password; e.g. 1000000 for the scale run)")
+	fs.IntVar(&o.sessions, "sessions", 3000, "seeded users, spread evenly over all of them, whose emails, ids and session tokens the scenarios rotate over")
+	fs.IntVar(&o.seed.sessions, "user-sessions", 2, "live sessions seeded per user")
+	fs.IntVar(&o.seed.events, "events", 10, "audit events seeded per user")
+	fs.IntVar(&o.seed.prereg, "prereg", 1, "pending registrations seeded, in percent of the users")
+	fs.IntVar(&o.seed.expired, "expired", 500000, "sessions seeded for the purge scenario to purge (0 with -scenarios without purge)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "duration of each scenario at each client count")
 	clients := fs.String("clients", "16,64", "comma-separated numbers of concurrent clients")
 	scenarios := fs.String("scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run")
@@ -193,12 +204,19 @@ func run(ctx context.Context, args []string) (int, error) {
 		return 1, err
 	}
 	seedStart := time.Now()
-	sd, err := seed(ctx, dsn, o.users, o.sessions)
+	o.seed.users, o.seed.sample = o.users, o.sessions
+	if !slices.Contains(o.scenarios, "purge") {
+		o.seed.expired = 0
+	}
+	step("seeding with COPY: %d users, %d sessions each, %d audit events each, %d%% pending registrations, %d sessions to purge",
+		o.users, o.seed.sessions, o.seed.events, o.seed.prereg, o.seed.expired)
+	sd, err := seed(ctx, dsn, o.seed)
 	if err != nil {
 		return 1, fmt.Errorf("seeding: %w", err)
 	}
-	step("seeded %d users (one shared argon2id hash) and %d sessions in %s",
-		o.users, len(sd.tokens), time.Since(seedStart).Round(time.Millisecond))
+	seedTime := time.Since(seedStart)
+	step("seeded %d users (one shared argon2id hash) in %s; the scenarios rotate over %d of them",
+		o.users, seedTime.Round(time.Millisecond), len(sd.tokens))
 
 	cp := cpuProbe{postmaster: postmasterPID(cluster.DataDir), dbName: o.dbName}
 	bg := backgroundLoad(cp, time.Second)
@@ -264,6 +282,12 @@ scenarios:
 			if ctx.Err() != nil {
 				return 1, ctx.Err()
 			}
+			if name == "purge" && i > 0 {
+				step("putting back the %d sessions to purge", sd.expired)
+				if err := reseedExpired(ctx, sd); err != nil {
+					return 1, fmt.Errorf("purge backlog: %w", err)
+				}
+			}
 			srv, err := start()
 			if err != nil {
 				return 1, err
@@ -304,6 +328,9 @@ scenarios:
 				bares = append(bares, b)
 				c.floor = &b
 			}
+			if c.note != "" {
+				step("%s @%d: %s", sc.label, n, c.note)
+			}
 			cells = append(cells, c)
 		}
 	}
@@ -313,6 +340,8 @@ scenarios:
 
 	fmt.Println()
 	fmt.Printf("background load before the run: %.2f cores\n", bg)
+	fmt.Printf("database: %d users, %d sessions each, %d audit events each, %d%% pending registrations; seeded with COPY in %s\n",
+		o.users, o.seed.sessions, o.seed.events, o.seed.prereg, seedTime.Round(time.Millisecond))
 	invalid := report(os.Stdout, cells, bares, hashes, o)
 	fmt.Printf("\ntotal run time %s\n", time.Since(started).Round(time.Second))
 	if invalid {

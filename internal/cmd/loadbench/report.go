@@ -140,6 +140,33 @@ func report(out io.Writer, cells []cell, bares []cell, hashes []hashSample, o op
 	} else {
 		fmt.Fprintf(out, "  peak RSS @%d concurrent logins: n/a (login not measured)\n", top)
 	}
+	for _, t := range []struct {
+		label  string
+		target time.Duration
+	}{
+		{"GET /v1/admin/users?q=rare", 50 * time.Millisecond},
+		{"GET /v1/admin/users?q=common", 50 * time.Millisecond},
+		{"GET /v1/admin/users/{id}/events", 10 * time.Millisecond},
+	} {
+		for _, n := range o.clients {
+			if c := find(t.label, n); c != nil {
+				fmt.Fprintf(out, "  %s @%d: p50 %s (target < %s: %s)%s\n", t.label, n, ms(c.p50), ms(t.target),
+					verdict(float64(c.p50), float64(t.target), false), invalidNote(c))
+			}
+		}
+	}
+	for _, n := range o.clients {
+		c, base := find("GET /v1/me during purge", n), find("GET /v1/me", n)
+		if c == nil {
+			continue
+		}
+		fmt.Fprintf(out, "  GET /v1/me @%d during the purge: %s\n", n, c.note)
+		if base != nil && base.p99 > 0 {
+			r := float64(c.p99) / float64(base.p99)
+			fmt.Fprintf(out, "  GET /v1/me @%d p99 during the purge ÷ without: %s / %s = %.2f (target < 2: %s); req/s %.0f vs %.0f%s\n",
+				n, ms(c.p99), ms(base.p99), r, verdict(r, 2, false), c.rate(), base.rate(), invalidNote(c))
+		}
+	}
 	fmt.Fprintf(out, "\nNOTE: %d CPUs shared by server, load generator and PostgreSQL; see the CPU column.\n", runtime.NumCPU())
 	if invalid {
 		fmt.Fprintln(out, "INVALID: errors dominate at least one cell above; its figures measure failures, not the service.")

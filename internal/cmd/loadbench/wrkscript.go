@@ -179,3 +179,14 @@ end
 
 // healthzScript sends wrk's default request (GET of the URL's path).
 func healthzScript() string { return luaCommon }
+
+// getScript rotates GET requests over paths, each with the same bearer
+// token (like meScript, it relies on wrk's own count of statuses above 399).
+func getScript(token string, paths []string) string {
+	return luaCommon + luaList("items", paths) + `
+local auth = ` + luaQuote("Bearer "+token) + `
+function format(path)
+  return wrk.format("GET", path, {["Authorization"] = auth})
+end
+` + luaRotate
+}
