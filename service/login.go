@@ -53,6 +53,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput, meta Meta) (User, Se
 		}
 		return User{}, SessionToken{}, errInvalidCredentials()
 	}
+	if err := s.admitHash(ctx); err != nil {
+		return User{}, SessionToken{}, err
+	}
 	key := failedLoginKey(email)
 	if err := s.countLoginAttempt(ctx, key); err != nil {
 		return User{}, SessionToken{}, err

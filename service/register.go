@@ -40,6 +40,9 @@ type RegisterInput struct {
 // so all answers cost the same.
 // Errors: CodeValidation, CodeUnavailable.
 func (s *Service) Register(ctx context.Context, in RegisterInput, meta Meta) error {
+	if err := s.admitHash(ctx); err != nil {
+		return err
+	}
 	name, nameErr := normalizeName(in.Name)
 	email, emailErr := emailField(in.Email)
 	if err := validation(nameErr, emailErr, passwordField("password", in.Password, email, name)); err != nil {

@@ -41,9 +41,12 @@ type Config struct {
 	// RateLimits enables every throttle; off is for benchmarks only.
 	RateLimits bool
 	// HashSlots bounds the password hashes computed at once (0: GOMAXPROCS)
-	// and HashWait how long a request may wait for a slot.
-	HashSlots int
-	HashWait  time.Duration
+	// and HashWait how long a request may wait for a slot: one that would
+	// be expected to wait longer is refused (503) without waiting, after
+	// HashRefusePace (password.Limiter.Pace).
+	HashSlots      int
+	HashWait       time.Duration
+	HashRefusePace time.Duration
 	// Secrets seals what is stored encrypted under AUTH_SECRET (provider
 	// tokens); nil only where nothing is sealed or opened.
 	Secrets *secrets.Keyring
@@ -114,7 +117,7 @@ func New(pool *pgxpool.Pool, cfg Config, now func() time.Time, logger *slog.Logg
 		cfg:    cfg,
 		now:    func() time.Time { return now().UTC().Truncate(time.Microsecond) },
 		log:    logger,
-		hashes: m.timeWaits(password.NewLimiter(cfg.HashSlots, cfg.HashWait)),
+		hashes: m.timeWaits(newHashLimiter(cfg)),
 		meters: m,
 		jobs:   newInserter(),
 	}
@@ -203,12 +206,32 @@ func (s *Service) verify(ctx context.Context, pw, hash string) (ok, rehash bool,
 	return ok, rehash, err
 }
 
+func newHashLimiter(cfg Config) *password.Limiter {
+	l := password.NewLimiter(cfg.HashSlots, cfg.HashWait)
+	l.Pace = cfg.HashRefusePace
+	return l
+}
+
 func (s *Service) withHashSlot(ctx context.Context, fn func()) error {
 	if err := s.hashes.Do(ctx, fn); err != nil {
-		return &Error{Code: CodeUnavailable, Message: "The service is busy; try again shortly.",
-			RetryAfter: time.Second, err: err}
+		return errBusy(err)
 	}
 	return nil
+}
+
+// admitHash refuses at once a request that will need a password hash when
+// the hashes already waiting would keep it past the limiter's maximum wait:
+// under overload the refusal then costs no database work.
+func (s *Service) admitHash(ctx context.Context) error {
+	if err := s.hashes.Admit(ctx); err != nil {
+		return errBusy(err)
+	}
+	return nil
+}
+
+func errBusy(err error) error {
+	return &Error{Code: CodeUnavailable, Message: "The service is busy; try again shortly.",
+		RetryAfter: time.Second, err: err}
 }
 
 // Ready checks that the database answers, its schema is at version want

@@ -70,8 +70,9 @@ func cmdServe(ctx context.Context, args []string, env lookup, stdout, stderr io.
 	svc := service.New(pool, service.Config{
 		BaseURL: cfg.BaseURL, VerifyTTL: cfg.VerifyTTL, ResetTTL: cfg.ResetTTL, SessionTTL: cfg.SessionTTL,
 		MagicLinkTTL:  cfg.MagicLinkTTL,
-		SessionMaxTTL: cfg.SessionMaxTTL, RateLimits: cfg.RateLimits, HashWait: 2 * time.Second,
-		Secrets: cfg.Secrets, AuditRetention: cfg.AuditRetention, Providers: cfg.Providers,
+		SessionMaxTTL: cfg.SessionMaxTTL, RateLimits: cfg.RateLimits, HashWait: time.Second,
+		HashRefusePace: time.Second,
+		Secrets:        cfg.Secrets, AuditRetention: cfg.AuditRetention, Providers: cfg.Providers,
 	}, time.Now, logger)
 	defer svc.Close()
 	for _, p := range cfg.Providers {

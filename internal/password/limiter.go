@@ -20,6 +20,13 @@ type Limiter struct {
 	// waiting for a slot, including waits that ended in an error. Set it
 	// before the Limiter is first used.
 	OnWait func(time.Duration)
+	// Pace, if positive, is how long a caller refused for its expected
+	// wait is held before it hears ErrBusy. Clients that retry at once
+	// (most do, whatever Retry-After says) would otherwise turn each
+	// refusal into another request, and a storm of cheap refusals takes
+	// the CPUs from the hashes of the callers admitted. Set it before the
+	// Limiter is first used.
+	Pace time.Duration
 
 	slots   chan struct{}
 	maxWait time.Duration
@@ -67,13 +74,43 @@ func (l *Limiter) Do(ctx context.Context, fn func()) error {
 	return nil
 }
 
-// observe adds one hold time to the moving average (weight 1/8).
+// Admit reports ErrBusy when a caller arriving now would be refused for
+// its expected wait, without taking a place: a handler asks before its
+// other work, so that under overload a refusal costs next to nothing and
+// leaves the CPUs to the hashes of the callers admitted.
+func (l *Limiter) Admit(ctx context.Context) error {
+	if len(l.slots) < cap(l.slots) {
+		return nil
+	}
+	if l.maxWait <= 0 || l.expectedWait(l.waiting.Load()+1) > l.maxWait {
+		return l.refuse(ctx)
+	}
+	return nil
+}
+
+// refuse holds a refused caller for Pace (or until ctx is done), then
+// returns ErrBusy.
+func (l *Limiter) refuse(ctx context.Context) error {
+	if l.Pace > 0 {
+		t := time.NewTimer(l.Pace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+	return ErrBusy
+}
+
+// observe adds one hold time to the moving average. Its weight, 1/32,
+// is small: one hash slowed by a pause (a GC, a busy core) must not make
+// the limiter refuse callers it can serve in time.
 func (l *Limiter) observe(d time.Duration) {
 	for {
 		old := l.held.Load()
 		next := int64(d)
 		if old > 0 {
-			next = old + (int64(d)-old)/8
+			next = old + (int64(d)-old)/32
 		}
 		if l.held.CompareAndSwap(old, next) {
 			return
@@ -99,10 +136,11 @@ func (l *Limiter) acquire(ctx context.Context) error {
 		return ErrBusy
 	}
 	position := l.waiting.Add(1)
-	defer l.waiting.Add(-1)
 	if l.expectedWait(position) > l.maxWait {
-		return ErrBusy
+		l.waiting.Add(-1) // not waiting for a slot while it is held
+		return l.refuse(ctx)
 	}
+	defer l.waiting.Add(-1)
 	timer := time.NewTimer(l.maxWait)
 	defer timer.Stop()
 	select {

@@ -191,3 +191,44 @@ func TestLimiterShedsWhatCannotBeServedInTime(t *testing.T) {
 		}
 	})
 }
+
+// Admit refuses a caller the slots could not serve within the maximum
+// wait, as Do does, and a refused caller is held for Pace before it hears
+// so, so that clients retrying at once cannot turn refusals into a storm.
+func TestLimiterAdmitAndPace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := password.NewLimiter(1, 150*time.Millisecond)
+		l.Pace = time.Second
+		if err := l.Admit(context.Background()); err != nil {
+			t.Fatalf("Admit with a free slot = %v", err)
+		}
+		// Hashes of 200 ms: the next caller would wait longer than 150 ms.
+		if err := l.Do(context.Background(), func() { time.Sleep(200 * time.Millisecond) }); err != nil {
+			t.Fatal(err)
+		}
+		release := hold(t, l)
+		began := time.Now()
+		if err := l.Admit(context.Background()); !errors.Is(err, password.ErrBusy) || time.Since(began) != time.Second {
+			t.Fatalf("Admit = %v after %v, want ErrBusy after the 1 s pace", err, time.Since(began))
+		}
+		began = time.Now()
+		err := l.Do(context.Background(), func() { t.Error("fn ran past the queue") })
+		if !errors.Is(err, password.ErrBusy) || time.Since(began) != time.Second {
+			t.Fatalf("refused Do = %v after %v, want ErrBusy after the 1 s pace", err, time.Since(began))
+		}
+		if got := l.Waiting(); got != 0 {
+			t.Fatalf("Waiting = %d after refusals, want 0", got)
+		}
+		// A refused caller whose request ends stops waiting then.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cancel()
+		began = time.Now()
+		if err := l.Admit(ctx); !errors.Is(err, password.ErrBusy) || time.Since(began) != 10*time.Millisecond {
+			t.Fatalf("Admit with a 10 ms deadline = %v after %v, want ErrBusy after 10 ms", err, time.Since(began))
+		}
+		release()
+		if err := l.Admit(context.Background()); err != nil {
+			t.Fatalf("Admit with the slot free again = %v", err)
+		}
+	})
+}

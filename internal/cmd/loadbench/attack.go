@@ -24,6 +24,11 @@ import (
 var allScenarios = []string{"login", "me", "register", "healthz", "admin-list", "admin-search-rare",
 	"admin-search-common", "events", "purge"}
 
+// extraScenarios run only when named in -scenarios: login-overload is
+// meant for four times the clients the hashing slots serve in time
+// (-scenarios login-overload -clients 256).
+var extraScenarios = []string{"login-overload"}
+
 // runID makes every email the benchmark registers unique across runs.
 var runID = strconv.FormatInt(time.Now().UnixNano(), 36)
 
@@ -44,6 +49,9 @@ type scenario struct {
 	// during, if set, runs while the measured load runs (it starts with
 	// it); what it returns is reported beside the cell.
 	during func(context.Context) (string, error)
+	// request, if set, builds the i-th request for clients of the tool's
+	// own (the overload scenario).
+	request func(i int) (*http.Request, error)
 }
 
 func newScenario(name, base string, sd seedData) scenario {
@@ -57,7 +65,7 @@ func newScenario(name, base string, sd seedData) scenario {
 		return scenario{name, "POST /v1/auth/login", base + "/v1/auth/login", loginScript(bodies),
 			func() (*http.Request, error) {
 				return jsonRequest(base+"/v1/auth/login", bodies[0])
-			}, nil}
+			}, nil, nil}
 	case "me":
 		return scenario{name, "GET /v1/me", base + "/v1/me", meScript(sd.tokens),
 			func() (*http.Request, error) {
@@ -66,17 +74,17 @@ func newScenario(name, base string, sd seedData) scenario {
 					req.Header.Set("Authorization", "Bearer "+sd.tokens[0])
 				}
 				return req, err
-			}, nil}
+			}, nil, nil}
 	case "register":
 		return scenario{name, "POST /v1/auth/register", base + "/v1/auth/register", registerScript(),
 			func() (*http.Request, error) {
 				b, _ := json.Marshal(map[string]string{"name": "Bench Newcomer 0",
 					"email": "new-" + runID + "-probe@example.com", "password": registerPassword})
 				return jsonRequest(base+"/v1/auth/register", string(b))
-			}, nil}
+			}, nil, nil}
 	case "healthz":
 		return scenario{name, "GET /healthz", base + "/healthz", healthzScript(),
-			func() (*http.Request, error) { return http.NewRequest("GET", base+"/healthz", nil) }, nil}
+			func() (*http.Request, error) { return http.NewRequest("GET", base+"/healthz", nil) }, nil, nil}
 	case "admin-list":
 		return adminScenario(name, "GET /v1/admin/users (first page)", base, sd.adminToken, []string{"/v1/admin/users?limit=50"})
 	case "admin-search-rare":
@@ -94,6 +102,8 @@ func newScenario(name, base string, sd seedData) scenario {
 			paths[i] = "/v1/admin/users/" + url.PathEscape(id) + "/events?limit=50"
 		}
 		return adminScenario(name, "GET /v1/admin/users/{id}/events", base, sd.adminToken, paths)
+	case "login-overload":
+		return overloadScenario(base, sd)
 	case "purge":
 		sc := newScenario("me", base, sd)
 		sc.name, sc.label = name, "GET /v1/me during purge"
@@ -111,7 +121,7 @@ func adminScenario(name, label, base, token string, paths []string) scenario {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
 		return req, err
-	}, nil}
+	}, nil, nil}
 }
 
 func jsonRequest(url, body string) (*http.Request, error) {

@@ -122,8 +122,9 @@ func run(ctx context.Context, args []string) (int, error) {
 	}
 	for _, s := range strings.Split(*scenarios, ",") {
 		s = strings.TrimSpace(s)
-		if !slices.Contains(allScenarios, s) {
-			return 2, fmt.Errorf("-scenarios: unknown %q (want some of %s)", s, strings.Join(allScenarios, ","))
+		if !slices.Contains(allScenarios, s) && !slices.Contains(extraScenarios, s) {
+			return 2, fmt.Errorf("-scenarios: unknown %q (want some of %s)", s,
+				strings.Join(append(slices.Clone(allScenarios), extraScenarios...), ","))
 		}
 		o.scenarios = append(o.scenarios, s)
 	}
@@ -274,6 +275,7 @@ func run(ctx context.Context, args []string) (int, error) {
 	// The bare baselines (floors) for GET /v1/me and GET /healthz run right
 	// after the server's cell at the most clients, for the same reason.
 	var bares []cell
+	var overloads []string // the overload scenario's lines
 scenarios:
 	for _, name := range o.scenarios {
 		hashing := name == "login" || name == "register"
@@ -305,6 +307,18 @@ scenarios:
 				if hashing {
 					limit = measureHashes("before", fmt.Sprintf("%s @%d", sc.label, n))
 				}
+			}
+			if sc.request != nil {
+				waitQuiet(ctx, cp, &o.quietWait)
+				step("%s at %d clients of this tool's own for %s (server pid %d on %s)", sc.label, n, o.duration, srv.pid(), srv.base)
+				r, err := overload(ctx, sc, n, o.duration)
+				stop()
+				if err != nil {
+					return 1, fmt.Errorf("%s at %d clients: %w", sc.label, n, err)
+				}
+				overloads = append(overloads, fmt.Sprintf("%s: %s; target %s", sc.label, r, overloadVerdict(r)))
+				step("%s", overloads[len(overloads)-1])
+				continue
 			}
 			waitQuiet(ctx, cp, &o.quietWait)
 			step("%s at %d clients for %s after %s of warm-up (server pid %d on %s)", sc.label, n, o.duration, o.warmup, srv.pid(), srv.base)
@@ -343,6 +357,9 @@ scenarios:
 	fmt.Printf("database: %d users, %d sessions each, %d audit events each, %d%% pending registrations; seeded with COPY in %s\n",
 		o.users, o.seed.sessions, o.seed.events, o.seed.prereg, seedTime.Round(time.Millisecond))
 	invalid := report(os.Stdout, cells, bares, hashes, o)
+	for _, line := range overloads {
+		fmt.Println(line)
+	}
 	fmt.Printf("\ntotal run time %s\n", time.Since(started).Round(time.Second))
 	if invalid {
 		return 1, nil
