@@ -290,6 +290,11 @@ scenarios:
 					return 1, fmt.Errorf("purge backlog: %w", err)
 				}
 			}
+			if name == "me" || name == "purge" {
+				if err := respreadLastUse(ctx, sd); err != nil {
+					return 1, fmt.Errorf("sessions' last use: %w", err)
+				}
+			}
 			srv, err := start()
 			if err != nil {
 				return 1, err

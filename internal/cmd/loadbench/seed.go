@@ -24,6 +24,7 @@ type seedData struct {
 	emails     []string // a sample of the seeded users' emails, spread over all of them
 	userIDs    []string // the ids of the same sample
 	tokens     []string // session tokens (raw, as a client holds them) of the same sample
+	sessionIDs []string // the ids of those sessions
 	adminToken string   // a session of the admin (user 0)
 	rareQs     []string // admin search terms that match exactly one user each
 	commonQ    string   // an admin search term that matches every user
@@ -174,6 +175,7 @@ func seed(ctx context.Context, dsn string, spec seedSpec) (seedData, error) {
 				var token string
 				token, tokenHash = newToken()
 				sd.tokens = append(sd.tokens, token)
+				sd.sessionIDs = append(sd.sessionIDs, fmt.Sprintf("lbs%023d", k))
 				if i == 0 {
 					sd.adminToken = token
 				}
