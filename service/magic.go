@@ -69,45 +69,35 @@ func (s *Service) RequestMagicLink(ctx context.Context, emailIn string, meta Met
 // token's hash, records the request and returns the mail carrying the token.
 func (s *Service) prepareMagicLink(ctx context.Context, job *river.Job[magicLinkArgs]) (*mail.Message, error) {
 	email := job.Args.Email
-	var m *mail.Message
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		q := db.New(tx)
-		if err := q.LockEmail(ctx, email); err != nil {
-			return err
-		}
-		if newer, err := newerMailJob(ctx, tx, job.JobRow, email); err != nil || newer {
-			return err
-		}
+	return s.mailJobTx(ctx, job.JobRow, email, func(q *db.Queries) (*mail.Message, error) {
 		user, err := q.GetUserByEmail(ctx, email)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
+			return nil, nil
 		} else if err != nil {
-			return err
+			return nil, err
 		}
 		if !user.IsActive {
-			return nil
+			return nil, nil
 		}
 		if err := s.mailAllowed(ctx, q, "mail:magic:"+email); err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := q.DeleteTokensForUser(ctx, db.DeleteTokensForUserParams{
 			UserID: &user.ID, Purpose: purposeMagicLink,
 		}); err != nil {
-			return err
+			return nil, err
 		}
 		token, err := s.storeToken(ctx, q, user.Email, purposeMagicLink, s.magicLinkTTL(), nil, &user.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		meta := Meta{IP: job.Args.IP, UserAgent: job.Args.UserAgent}
 		if err := s.audit(ctx, q, user.ID, user.ID, "magic_link_requested", meta, ""); err != nil {
-			return err
+			return nil, err
 		}
 		msg, err := mail.MagicLink(user.Email, s.link("/magic-link", token), s.magicLinkTTL())
-		m = &msg
-		return err
+		return &msg, err
 	})
-	return m, err
 }
 
 // VerifyMagicLink consumes a sign-in link's token and signs its user in.

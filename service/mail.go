@@ -287,48 +287,38 @@ func (w *mailWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 // returns the mail carrying the token.
 func (s *Service) prepareVerification(ctx context.Context, job *river.Job[verifyEmailArgs]) (*mail.Message, error) {
 	email := job.Args.Email
-	var m *mail.Message
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		q := db.New(tx)
-		if err := q.LockEmail(ctx, email); err != nil {
-			return err
-		}
-		if newer, err := newerMailJob(ctx, tx, job.JobRow, email); err != nil || newer {
-			return err
-		}
+	return s.mailJobTx(ctx, job.JobRow, email, func(q *db.Queries) (*mail.Message, error) {
 		pre, err := q.GetPreregistrationByEmail(ctx, email)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
+			return nil, nil
 		} else if err != nil {
-			return err
+			return nil, err
 		}
 		now := s.now()
 		if pre.ExpiresAt != nil && !pre.ExpiresAt.After(now) {
-			return nil
+			return nil, nil
 		}
 		if taken, err := emailTaken(ctx, q, email); err != nil || taken {
-			return err
+			return nil, err
 		}
 		if err := s.mailAllowed(ctx, q, "mail:verify:"+email); err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := q.SetPreregistrationExpiry(ctx, db.SetPreregistrationExpiryParams{
 			ID: pre.ID, ExpiresAt: ptr(now.Add(s.cfg.VerifyTTL)),
 		}); err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := q.DeleteVerifyTokensForEmail(ctx, pre.Email); err != nil {
-			return err
+			return nil, err
 		}
 		token, err := s.storeToken(ctx, q, pre.Email, purposeVerifyEmail, s.cfg.VerifyTTL, &pre.ID, nil)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		msg, err := mail.VerifyEmail(pre.Email, pre.FullName, s.link("/verify-email", token), s.cfg.VerifyTTL)
-		m = &msg
-		return err
+		return &msg, err
 	})
-	return m, err
 }
 
 // prepareReset issues the reset mail for the account of the job's email,
@@ -339,39 +329,51 @@ func (s *Service) prepareVerification(ctx context.Context, job *river.Job[verify
 // returns the mail carrying the token.
 func (s *Service) prepareReset(ctx context.Context, job *river.Job[resetPasswordArgs]) (*mail.Message, error) {
 	email := job.Args.Email
+	return s.mailJobTx(ctx, job.JobRow, email, func(q *db.Queries) (*mail.Message, error) {
+		user, err := q.GetUserByEmail(ctx, email)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, nil
+		} else if err != nil {
+			return nil, err
+		}
+		if err := s.mailAllowed(ctx, q, "mail:reset:"+email); err != nil {
+			return nil, err
+		}
+		if _, err := q.DeleteTokensForUser(ctx, db.DeleteTokensForUserParams{
+			UserID: &user.ID, Purpose: purposeResetPassword,
+		}); err != nil {
+			return nil, err
+		}
+		token, err := s.storeToken(ctx, q, email, purposeResetPassword, s.cfg.ResetTTL, nil, &user.ID)
+		if err != nil {
+			return nil, err
+		}
+		meta := Meta{IP: job.Args.IP, UserAgent: job.Args.UserAgent}
+		if err := s.audit(ctx, q, user.ID, user.ID, "password_reset_requested", meta, ""); err != nil {
+			return nil, err
+		}
+		msg, err := mail.ResetPassword(user.Email, s.link("/reset-password", token), s.cfg.ResetTTL)
+		return &msg, err
+	})
+}
+
+// mailJobTx runs prepare in one transaction under the lock of the job's
+// email, the order every workflow takes, unless a newer job of the same
+// kind for the address will send the current mail (newerMailJob): then it
+// returns no message. A mail job that prepares nothing sends nothing.
+func (s *Service) mailJobTx(ctx context.Context, job *rivertype.JobRow, email string,
+	prepare func(q *db.Queries) (*mail.Message, error)) (*mail.Message, error) {
 	var m *mail.Message
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
 		if err := q.LockEmail(ctx, email); err != nil {
 			return err
 		}
-		if newer, err := newerMailJob(ctx, tx, job.JobRow, email); err != nil || newer {
+		if newer, err := newerMailJob(ctx, tx, job, email); err != nil || newer {
 			return err
 		}
-		user, err := q.GetUserByEmail(ctx, email)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		if err := s.mailAllowed(ctx, q, "mail:reset:"+email); err != nil {
-			return err
-		}
-		if _, err := q.DeleteTokensForUser(ctx, db.DeleteTokensForUserParams{
-			UserID: &user.ID, Purpose: purposeResetPassword,
-		}); err != nil {
-			return err
-		}
-		token, err := s.storeToken(ctx, q, email, purposeResetPassword, s.cfg.ResetTTL, nil, &user.ID)
-		if err != nil {
-			return err
-		}
-		meta := Meta{IP: job.Args.IP, UserAgent: job.Args.UserAgent}
-		if err := s.audit(ctx, q, user.ID, user.ID, "password_reset_requested", meta, ""); err != nil {
-			return err
-		}
-		msg, err := mail.ResetPassword(user.Email, s.link("/reset-password", token), s.cfg.ResetTTL)
-		m = &msg
+		var err error
+		m, err = prepare(q)
 		return err
 	})
 	return m, err
