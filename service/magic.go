@@ -135,24 +135,10 @@ func (s *Service) VerifyMagicLink(ctx context.Context, token string, meta Meta) 
 	err := s.tx(ctx, func(q *db.Queries) error {
 		user, session, outcome = User{}, SessionToken{}, nil
 		now := s.now()
-		email, err := q.GetVerificationTokenEmail(ctx, db.GetVerificationTokenEmailParams{
-			TokenHash: hashTokenHex(token), Purpose: purposeMagicLink, Now: now,
-		})
+		tok, err := consumeTokenLocked(ctx, q, token, purposeMagicLink, now)
 		if err != nil {
 			if ErrorCode(translate(err)) == CodeNotFound {
 				return invalid
-			}
-			return err
-		}
-		if err := q.LockEmail(ctx, email); err != nil {
-			return err
-		}
-		tok, err := q.ConsumeVerificationToken(ctx, db.ConsumeVerificationTokenParams{
-			TokenHash: hashTokenHex(token), Purpose: purposeMagicLink, Now: now,
-		})
-		if err != nil {
-			if ErrorCode(translate(err)) == CodeNotFound {
-				return invalid // consumed or voided while we waited for the lock
 			}
 			return err
 		}

@@ -128,6 +128,27 @@ func (s *Service) ResendVerification(ctx context.Context, emailIn string, meta M
 	})
 }
 
+// consumeTokenLocked consumes a live token of purpose under the lock of
+// its email: it reads which email the token is for, takes LockEmail (the
+// order of register, resend and the mail jobs, which lock the email and
+// then delete tokens), then deletes the token, so that of many concurrent
+// callers with one token one gets it. Not found means unknown, expired,
+// of another purpose, or consumed or voided while it waited for the lock.
+func consumeTokenLocked(ctx context.Context, q *db.Queries, token, purpose string, now time.Time) (db.ConsumeVerificationTokenRow, error) {
+	email, err := q.GetVerificationTokenEmail(ctx, db.GetVerificationTokenEmailParams{
+		TokenHash: hashTokenHex(token), Purpose: purpose, Now: now,
+	})
+	if err != nil {
+		return db.ConsumeVerificationTokenRow{}, err
+	}
+	if err := q.LockEmail(ctx, email); err != nil {
+		return db.ConsumeVerificationTokenRow{}, err
+	}
+	return q.ConsumeVerificationToken(ctx, db.ConsumeVerificationTokenParams{
+		TokenHash: hashTokenHex(token), Purpose: purpose, Now: now,
+	})
+}
+
 // VerifyEmail consumes a verification token and, in one transaction, creates
 // the account from its pending registration (the name and password given at
 // sign-up, email verified now, active), deletes the registration with its
@@ -148,25 +169,10 @@ func (s *Service) VerifyEmail(ctx context.Context, token string, meta Meta) (Use
 	err := s.tx(ctx, func(q *db.Queries) error {
 		user, session, consumed = User{}, SessionToken{}, false
 		now := s.now()
-		// Read which email the token is for, and lock it, before consuming it.
-		email, err := q.GetVerificationTokenEmail(ctx, db.GetVerificationTokenEmailParams{
-			TokenHash: hashTokenHex(token), Purpose: purposeVerifyEmail, Now: now,
-		})
+		tok, err := consumeTokenLocked(ctx, q, token, purposeVerifyEmail, now)
 		if err != nil {
 			if ErrorCode(translate(err)) == CodeNotFound {
 				return invalid
-			}
-			return err
-		}
-		if err := q.LockEmail(ctx, email); err != nil {
-			return err
-		}
-		tok, err := q.ConsumeVerificationToken(ctx, db.ConsumeVerificationTokenParams{
-			TokenHash: hashTokenHex(token), Purpose: purposeVerifyEmail, Now: now,
-		})
-		if err != nil {
-			if ErrorCode(translate(err)) == CodeNotFound {
-				return invalid // consumed or voided while we waited for the lock
 			}
 			return err
 		}
