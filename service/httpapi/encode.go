@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nextsecure/nextsecure/service"
 )
@@ -110,10 +111,7 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	default:
 		logger.DebugContext(r.Context(), "request refused", "status", status, "code", e.Code)
 	}
-	if e.RetryAfter > 0 {
-		secs := int((e.RetryAfter + 999_999_999) / 1_000_000_000)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-	}
+	setRetryAfter(w, e)
 	p := problem{
 		Type:   problemTypeBase + string(e.Code),
 		Title:  titles[e.Code],
@@ -129,6 +127,15 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		p.Errors = append(p.Errors, problemField(f))
 	}
 	writeProblem(w, status, p)
+}
+
+// setRetryAfter tells a throttled or unavailable caller, in whole seconds
+// rounded up, when to come back.
+func setRetryAfter(w http.ResponseWriter, e *service.Error) {
+	if e.RetryAfter > 0 {
+		secs := int((e.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
 }
 
 // writeProblem writes a problem body with status.

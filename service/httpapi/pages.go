@@ -43,18 +43,17 @@ const maxFormBody = 64 << 10
 
 // pages holds the parsed templates and the stylesheet.
 type pages struct {
-	tmpl     map[string]*template.Template
-	css      []byte
-	cssPath  string
-	csrf     *http.CrossOriginProtection
-	messages map[string]string
+	tmpl    map[string]*template.Template
+	css     []byte
+	cssPath string
+	csrf    *http.CrossOriginProtection
 }
 
 // newPages parses every page under pages/ with the layout and joins the
 // stylesheets under pages/css into one, named by its content's hash so it
 // can be cached for a year.
 func newPages() (*pages, error) {
-	p := &pages{tmpl: map[string]*template.Template{}, messages: flashMessages}
+	p := &pages{tmpl: map[string]*template.Template{}}
 	cssFiles, err := fs.Glob(pageFiles, "pages/css/*.css")
 	if err != nil {
 		return nil, err
@@ -305,7 +304,7 @@ func (a *api) takeFlash(w http.ResponseWriter, r *http.Request) string {
 		Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: a.secure,
 		SameSite: http.SameSiteLaxMode,
 	})
-	return a.pages.messages[c.Value]
+	return flashMessages[c.Value]
 }
 
 // seeOther answers a form post with a redirect to a path on this server.
@@ -383,10 +382,7 @@ func (a *api) renderError(w http.ResponseWriter, r *http.Request, status int, ms
 // Retry-After as the JSON routes do.
 func pageStatus(w http.ResponseWriter, err error) int {
 	e := service.AsError(err)
-	if e.RetryAfter > 0 {
-		secs := int((e.RetryAfter + 999_999_999) / 1_000_000_000)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-	}
+	setRetryAfter(w, e)
 	if s, ok := statusOf[e.Code]; ok {
 		return s
 	}
