@@ -43,7 +43,7 @@ func (r overloadResult) String() string {
 
 // overload runs n clients sending sc's requests in turn for d and returns
 // what they saw, latencies sorted.
-func overload(ctx context.Context, sc scenario, n int, d time.Duration) (overloadResult, error) {
+func overload(ctx context.Context, sc scenario, n int, d time.Duration) overloadResult {
 	tr := &http.Transport{MaxIdleConnsPerHost: n, MaxConnsPerHost: n, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
@@ -92,7 +92,7 @@ func overload(ctx context.Context, sc scenario, n int, d time.Duration) (overloa
 	wg.Wait()
 	slices.Sort(res.admitted)
 	slices.Sort(res.refused)
-	return res, nil
+	return res
 }
 
 // overloadScenario is login with a request for every turn.
