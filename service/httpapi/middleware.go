@@ -223,7 +223,7 @@ func (a *api) authed(next http.Handler) http.Handler {
 			return
 		}
 		if fromCookie && unsafeMethod(r.Method) {
-			if o := r.Header.Get("Origin"); o != "" && o != a.origin {
+			if foreignOrigin(r, a.origin) {
 				writeError(w, r, a.log, fail(service.CodeForbidden, "Cross-origin request refused."))
 				return
 			}

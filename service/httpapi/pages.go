@@ -132,7 +132,9 @@ func (a *api) pageHeaders(next http.Handler) http.Handler {
 // body that is not a form with 415; it parses the form (at most 64 KiB).
 func (a *api) sameOrigin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := a.pages.csrf.Check(r); err != nil {
+		// Go's check, and the JSON routes' rule (API.md): an Origin other
+		// than BASE_URL's is refused, whatever Host a proxy passed on.
+		if err := a.pages.csrf.Check(r); err != nil || foreignOrigin(r, a.origin) {
 			a.renderError(w, r, http.StatusForbidden, "This form was sent from another site, so it was refused. Open the page here and send it again.")
 			return
 		}
@@ -159,6 +161,12 @@ func (a *api) sameOrigin(next http.Handler) http.Handler {
 // page rather than a problem: a browser's navigation outside /v1/.
 func wantsPage(r *http.Request) bool {
 	return !strings.HasPrefix(r.URL.Path, "/v1/") && strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// foreignOrigin reports whether r carries an Origin other than origin.
+func foreignOrigin(r *http.Request, origin string) bool {
+	o := r.Header.Get("Origin")
+	return o != "" && o != origin
 }
 
 // handleStylesheet serves the stylesheet under its hashed name: any change

@@ -30,9 +30,12 @@ func (e *env) postBody(path, body string, header map[string]string) *response {
 	}
 	hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for k, v := range header {
-		if v == "" {
+		switch {
+		case k == "Host":
+			hr.Host = v // net/http sends the request's Host, not a header
+		case v == "":
 			hr.Header.Del(k)
-		} else {
+		default:
 			hr.Header.Set(k, v)
 		}
 	}
@@ -63,6 +66,7 @@ func TestPageFormsRefuseBadPosts(t *testing.T) {
 		{name: "cross-site", header: map[string]string{"Sec-Fetch-Site": "cross-site"}, want: http.StatusForbidden},
 		{name: "same-site other origin", header: map[string]string{"Sec-Fetch-Site": "same-site"}, want: http.StatusForbidden},
 		{name: "foreign Origin, no Sec-Fetch-Site", header: map[string]string{"Origin": "https://evil.example"}, want: http.StatusForbidden},
+		{name: "Origin of the Host but not of BASE_URL", header: map[string]string{"Origin": "http://proxy.internal", "Host": "proxy.internal"}, want: http.StatusForbidden},
 		{name: "JSON body", header: map[string]string{"Content-Type": "application/json"}, want: http.StatusUnsupportedMediaType},
 		{name: "no Content-Type", header: map[string]string{"Content-Type": ""}, want: http.StatusUnsupportedMediaType},
 		{name: "over 64 KiB", body: "email=" + strings.Repeat("a", 65<<10), want: http.StatusRequestEntityTooLarge},
