@@ -132,9 +132,13 @@ func (a *api) pageHeaders(next http.Handler) http.Handler {
 // body that is not a form with 415; it parses the form (at most 64 KiB).
 func (a *api) sameOrigin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Go's check, and the JSON routes' rule (API.md): an Origin other
-		// than BASE_URL's is refused, whatever Host a proxy passed on.
-		if err := a.pages.csrf.Check(r); err != nil || foreignOrigin(r, a.origin) {
+		// Go's check, which trusts a browser's Sec-Fetch-Site (with the
+		// pages' Referrer-Policy: no-referrer, Chromium sends Origin: null
+		// on their own forms); without Sec-Fetch-Site, the JSON routes'
+		// rule too (API.md): an Origin other than BASE_URL's is refused,
+		// whatever Host a proxy passed on.
+		if err := a.pages.csrf.Check(r); err != nil ||
+			(r.Header.Get("Sec-Fetch-Site") == "" && foreignOrigin(r, a.origin)) {
 			a.renderError(w, r, http.StatusForbidden, "This form was sent from another site, so it was refused. Open the page here and send it again.")
 			return
 		}
